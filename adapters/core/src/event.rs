@@ -1,0 +1,147 @@
+//! What a platform reports to the engine, already verified and normalised.
+//!
+//! Events are serialisable because the engine stores each one, keyed by the
+//! platform's own event id, before the platform gets its acknowledgement:
+//! processing then runs from the stored copy, and a redelivery of the same id
+//! is recognised and dropped.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::refs::{AgentId, CaseId, MessageRef, Platform};
+
+/// One verified event from one platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundEvent {
+    /// Which platform sent it.
+    pub platform: Platform,
+    /// The platform's id for this delivery (Slack `event_id`, Teams activity
+    /// id, Discord message id, web chat client message id). Same id again
+    /// means a retry of the same event.
+    pub event_id: String,
+    /// When handoff received it.
+    pub received_at: DateTime<Utc>,
+    /// What happened.
+    pub kind: InboundKind,
+}
+
+/// The kinds of event the engine understands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InboundKind {
+    /// A customer wrote something.
+    CustomerMessage(CustomerMessage),
+    /// An agent pressed a button or chose a menu entry on a card.
+    AgentAction(AgentAction),
+    /// An agent wrote in a card's thread.
+    AgentReply(AgentReply),
+    /// Someone added or removed a reaction on a message handoff knows.
+    Reaction(Reaction),
+}
+
+/// A customer's message, with who they are as far as the platform can say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerMessage {
+    /// Who wrote it.
+    pub customer: CustomerIdentity,
+    /// The platform's key for the conversation: a DM channel id, a support
+    /// thread id, a web chat session id. Replies go back there.
+    pub conversation: String,
+    /// The text as the customer wrote it (never trusted as markup).
+    pub text: String,
+    /// The platform's id of the message, for edits, deletes and dedupe.
+    pub platform_message_id: Option<String>,
+    /// Files the customer attached, as links.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A customer as one platform knows them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CustomerIdentity {
+    /// The platform's stable id (Discord user id, verified site user id, or
+    /// the anonymous web chat session).
+    pub external_id: String,
+    /// A name to show agents.
+    pub display_name: Option<String>,
+    /// An email address, where the platform vouches for one.
+    pub email: Option<String>,
+    /// Plan, VIP flag, account id and similar, for triggers and routing.
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A file a customer or agent shared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// File name as shown.
+    pub name: String,
+    /// Where it can be fetched.
+    pub url: String,
+}
+
+/// A person on a team-side platform, before the engine maps them to an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformUser {
+    /// The platform's user id (Slack `U…`, Teams AAD object id, inbox login).
+    pub user_id: String,
+    /// The platform's display name, when the event carried one.
+    pub display_name: Option<String>,
+}
+
+/// A button or menu choice on a handoff card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentAction {
+    /// The case the card belongs to (carried in the button's value).
+    pub case: CaseId,
+    /// Who clicked.
+    pub actor: PlatformUser,
+    /// What they asked for.
+    pub action: CaseAction,
+}
+
+/// What an agent can ask of a case from its card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CaseAction {
+    /// Take ownership.
+    Claim,
+    /// Give ownership back to the queue.
+    Release,
+    /// Close the case.
+    Resolve,
+    /// Give the case to another agent.
+    Reassign {
+        /// The agent who should own it.
+        to: AgentId,
+    },
+}
+
+/// A message an agent wrote in a card's thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentReply {
+    /// The card (thread root) it was written under.
+    pub thread: MessageRef,
+    /// Who wrote it.
+    pub actor: PlatformUser,
+    /// The text, still in the platform's markup.
+    pub text: String,
+    /// The platform's id of the reply, for receipts, edits and deletes.
+    pub platform_message_id: String,
+    /// Files shared with it.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A reaction added to or removed from a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// The message reacted to.
+    pub message: MessageRef,
+    /// Who reacted.
+    pub actor: PlatformUser,
+    /// The reaction's name (`eyes`, `white_check_mark`).
+    pub name: String,
+    /// True when added, false when removed.
+    pub added: bool,
+}

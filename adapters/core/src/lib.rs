@@ -1,0 +1,24 @@
+//! The contract between the handoff engine and every platform crate.
+//!
+//! A platform crate (Slack, Teams, Discord, web chat, inbox) turns what its
+//! platform sends into [`InboundEvent`]s and carries out [`OutboundCommand`]s
+//! through the [`Adapter`] trait. It never imports the engine: everything the
+//! two sides share is defined here, so the dependency runs one way only.
+#![forbid(unsafe_code)]
+
+/// The adapter trait and what a delivery can report back.
+pub mod adapter;
+/// Commands the engine asks a platform to carry out.
+pub mod command;
+/// Events a platform reports to the engine.
+pub mod event;
+/// Identifiers and references to things that live on a platform.
+pub mod refs;
+
+pub use adapter::{Adapter, Delivered, Delivery, DeliveryError, InboundError};
+pub use command::{Content, OutboundCommand};
+pub use event::{
+    AgentAction, AgentReply, Attachment, CaseAction, CustomerIdentity, CustomerMessage,
+    InboundEvent, InboundKind, PlatformUser, Reaction,
+};
+pub use refs::{AgentId, CaseId, ConversationId, CustomerId, MessageId, MessageRef, Platform};

@@ -1,0 +1,618 @@
+//! The case state machine: pure transitions, no I/O.
+//!
+//! A case is `Open` (waiting for an agent), `Claimed { by }` or `Resolved`.
+//! [`apply`] takes a case and a command and either returns the case as it
+//! must become (with the event to log) or a [`TransitionError`] that says, in
+//! terms an agent can be shown, why not. The store then writes the result
+//! with a compare-and-set on [`Case::version`], so two agents (or two
+//! replicas) acting at once cannot both win.
+
+use chrono::{DateTime, Utc};
+use handoff_core::{AgentId, CaseId, ConversationId, MessageRef};
+use serde::{Deserialize, Serialize};
+
+/// Where a case is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CaseState {
+    /// Waiting for an agent.
+    Open,
+    /// One agent owns it and answers the customer.
+    Claimed {
+        /// The owner.
+        by: AgentId,
+    },
+    /// Closed; a new customer message reopens it.
+    Resolved,
+}
+
+impl CaseState {
+    /// The name stored in the database and shown in logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaseState::Open => "open",
+            CaseState::Claimed { .. } => "claimed",
+            CaseState::Resolved => "resolved",
+        }
+    }
+
+    /// The owner, if claimed.
+    pub fn owner(&self) -> Option<&AgentId> {
+        match self {
+            CaseState::Claimed { by } => Some(by),
+            _ => None,
+        }
+    }
+}
+
+/// How soon a person must look at a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Urgency {
+    /// Can wait for the normal queue.
+    Low,
+    /// The default.
+    Normal,
+    /// Ahead of the queue.
+    High,
+    /// Page someone (the route's mention).
+    Urgent,
+}
+
+impl Urgency {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Urgency::Low => "low",
+            Urgency::Normal => "normal",
+            Urgency::High => "high",
+            Urgency::Urgent => "urgent",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Urgency::Low,
+            Urgency::Normal,
+            Urgency::High,
+            Urgency::Urgent,
+        ]
+        .into_iter()
+        .find(|u| u.as_str() == s)
+    }
+}
+
+/// Who did something to a case, for the event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    /// A configured agent.
+    Agent(AgentId),
+    /// The customer (a new message reopening a case).
+    Customer,
+    /// handoff itself (timers, triggers, delivery failures).
+    System,
+}
+
+impl Actor {
+    /// The form stored in the event log: `agent:alice`, `customer`, `system`.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Agent(a) => format!("agent:{a}"),
+            Actor::Customer => "customer".to_owned(),
+            Actor::System => "system".to_owned(),
+        }
+    }
+}
+
+/// One case as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// Its id (also in card buttons and transcript links).
+    pub id: CaseId,
+    /// The conversation it escalates.
+    pub conversation: ConversationId,
+    /// Open, claimed or resolved.
+    pub state: CaseState,
+    /// Who owned it last, kept across release and resolve for "previous
+    /// agent" routing and the card.
+    pub previous_owner: Option<AgentId>,
+    /// The first (main) escalation reason code.
+    pub reason: String,
+    /// Every reason that fired, main one first.
+    pub reasons: Vec<String>,
+    /// How soon someone must look.
+    pub urgency: Urgency,
+    /// Detected (or agent-corrected) intent.
+    pub intent: Option<String>,
+    /// Sentiment score in [-1, 1] at escalation.
+    pub sentiment: Option<f64>,
+    /// Summary shown on the card.
+    pub summary: String,
+    /// The route (team channel key) it was sent to.
+    pub route: String,
+    /// When it was opened (or last reopened).
+    pub opened_at: DateTime<Utc>,
+    /// When it was last claimed.
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// When an agent's reply first reached the customer.
+    pub first_agent_reply_at: Option<DateTime<Utc>>,
+    /// When it was last resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// How often a customer message reopened it (a quality metric).
+    pub reopen_count: i64,
+    /// The posted handoff card, once the platform confirmed it.
+    pub card: Option<MessageRef>,
+    /// Why the last outbound command for this case was given up, if one was.
+    pub last_delivery_error: Option<String>,
+    /// Bumped on every transition; the compare-and-set token.
+    pub version: i64,
+}
+
+/// What someone asks of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum CaseCommand {
+    /// `agent` takes ownership.
+    Claim {
+        /// Who claims.
+        agent: AgentId,
+    },
+    /// The owner gives the case back to the queue.
+    Release {
+        /// Who releases (must be the owner).
+        agent: AgentId,
+    },
+    /// Close the case.
+    Resolve {
+        /// Who resolves.
+        by: Actor,
+    },
+    /// Give the case to `to`.
+    Reassign {
+        /// Who asks.
+        by: AgentId,
+        /// The new owner.
+        to: AgentId,
+    },
+    /// A resolved case gets a new customer message.
+    Reopen,
+}
+
+/// Why a command does not apply. Each variant is something an agent can be
+/// told ("Alice already owns this case").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum TransitionError {
+    /// Someone else holds the case.
+    #[error("the case is already claimed by {by}")]
+    AlreadyClaimed {
+        /// The current owner.
+        by: AgentId,
+    },
+    /// The asker (or the reassign target) already owns it.
+    #[error("{agent} already owns the case")]
+    AlreadyOwner {
+        /// The owner.
+        agent: AgentId,
+    },
+    /// Release of a case nobody owns.
+    #[error("the case is not claimed")]
+    NotClaimed,
+    /// Release by someone who is not the owner.
+    #[error("only the owner, {owner}, can release the case")]
+    NotOwner {
+        /// The current owner.
+        owner: AgentId,
+    },
+    /// Claim, release, reassign or resolve of a closed case.
+    #[error("the case is already resolved")]
+    AlreadyResolved,
+    /// Reopen of a case that is not resolved.
+    #[error("the case is not resolved")]
+    NotResolved,
+}
+
+/// What the event log records for a transition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CaseEventKind {
+    /// The case was opened.
+    Opened,
+    /// An agent claimed it.
+    Claimed {
+        /// The new owner.
+        by: AgentId,
+    },
+    /// The owner released it.
+    Released {
+        /// The former owner.
+        by: AgentId,
+    },
+    /// It was given to another agent.
+    Reassigned {
+        /// The former owner, if any.
+        from: Option<AgentId>,
+        /// The new owner.
+        to: AgentId,
+    },
+    /// It was closed.
+    Resolved,
+    /// A customer message reopened it.
+    Reopened,
+    /// An outbound command for it was given up.
+    DeliveryFailed {
+        /// The outbox row.
+        outbox_id: i64,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl CaseEventKind {
+    /// The stored name of the event kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaseEventKind::Opened => "opened",
+            CaseEventKind::Claimed { .. } => "claimed",
+            CaseEventKind::Released { .. } => "released",
+            CaseEventKind::Reassigned { .. } => "reassigned",
+            CaseEventKind::Resolved => "resolved",
+            CaseEventKind::Reopened => "reopened",
+            CaseEventKind::DeliveryFailed { .. } => "delivery_failed",
+        }
+    }
+}
+
+/// A successful transition: the case as it must be stored, and the event
+/// that explains the change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The case as read; its `version` is what the store compares against.
+    pub before: Case,
+    /// The case as it must become (version already bumped).
+    pub after: Case,
+    /// Who made the change.
+    pub actor: Actor,
+    /// What happened.
+    pub event: CaseEventKind,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Applies `command` to `case` at `now`. Pure: the caller stores the result.
+pub fn apply(
+    case: &Case,
+    command: &CaseCommand,
+    now: DateTime<Utc>,
+) -> Result<Transition, TransitionError> {
+    let mut after = case.clone();
+    let (actor, event) = match (command, &case.state) {
+        (
+            CaseCommand::Claim { .. }
+            | CaseCommand::Release { .. }
+            | CaseCommand::Resolve { .. }
+            | CaseCommand::Reassign { .. },
+            CaseState::Resolved,
+        ) => return Err(TransitionError::AlreadyResolved),
+        (CaseCommand::Reopen, CaseState::Resolved) => {
+            after.state = CaseState::Open;
+            after.opened_at = now;
+            after.claimed_at = None;
+            after.resolved_at = None;
+            after.reopen_count += 1;
+            (Actor::Customer, CaseEventKind::Reopened)
+        }
+        (CaseCommand::Reopen, _) => return Err(TransitionError::NotResolved),
+        (CaseCommand::Claim { agent }, CaseState::Open) => {
+            after.state = CaseState::Claimed { by: agent.clone() };
+            after.claimed_at = Some(now);
+            (
+                Actor::Agent(agent.clone()),
+                CaseEventKind::Claimed { by: agent.clone() },
+            )
+        }
+        (CaseCommand::Claim { agent }, CaseState::Claimed { by }) => {
+            return Err(if by == agent {
+                TransitionError::AlreadyOwner {
+                    agent: agent.clone(),
+                }
+            } else {
+                TransitionError::AlreadyClaimed { by: by.clone() }
+            });
+        }
+        (CaseCommand::Release { .. }, CaseState::Open) => return Err(TransitionError::NotClaimed),
+        (CaseCommand::Release { agent }, CaseState::Claimed { by }) => {
+            if by != agent {
+                return Err(TransitionError::NotOwner { owner: by.clone() });
+            }
+            after.state = CaseState::Open;
+            after.previous_owner = Some(by.clone());
+            after.claimed_at = None;
+            (
+                Actor::Agent(agent.clone()),
+                CaseEventKind::Released { by: agent.clone() },
+            )
+        }
+        (CaseCommand::Reassign { by, to }, state) => {
+            let from = state.owner().cloned();
+            if from.as_ref() == Some(to) {
+                return Err(TransitionError::AlreadyOwner { agent: to.clone() });
+            }
+            if from.is_some() {
+                after.previous_owner = from.clone();
+            }
+            after.state = CaseState::Claimed { by: to.clone() };
+            after.claimed_at = Some(now);
+            (
+                Actor::Agent(by.clone()),
+                CaseEventKind::Reassigned {
+                    from,
+                    to: to.clone(),
+                },
+            )
+        }
+        (CaseCommand::Resolve { by }, state) => {
+            if let Some(owner) = state.owner() {
+                after.previous_owner = Some(owner.clone());
+            }
+            after.state = CaseState::Resolved;
+            after.resolved_at = Some(now);
+            (by.clone(), CaseEventKind::Resolved)
+        }
+    };
+    after.version = case.version + 1;
+    Ok(Transition {
+        before: case.clone(),
+        after,
+        actor,
+        event,
+        at: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+    }
+
+    fn agent(name: &str) -> AgentId {
+        AgentId::new(name)
+    }
+
+    fn case_in(state: CaseState) -> Case {
+        Case {
+            id: CaseId::new(),
+            conversation: ConversationId::new(),
+            state,
+            previous_owner: None,
+            reason: "human_requested".into(),
+            reasons: vec!["human_requested".into()],
+            urgency: Urgency::Normal,
+            intent: None,
+            sentiment: None,
+            summary: String::new(),
+            route: "default".into(),
+            opened_at: t(0),
+            claimed_at: None,
+            first_agent_reply_at: None,
+            resolved_at: None,
+            reopen_count: 0,
+            card: None,
+            last_delivery_error: None,
+            version: 3,
+        }
+    }
+
+    fn claimed(by: &str) -> Case {
+        case_in(CaseState::Claimed { by: agent(by) })
+    }
+
+    fn claim(by: &str) -> CaseCommand {
+        CaseCommand::Claim { agent: agent(by) }
+    }
+
+    #[test]
+    fn claim_of_an_open_case_sets_the_owner_and_bumps_the_version() {
+        let tr = apply(&case_in(CaseState::Open), &claim("alice"), t(5)).unwrap();
+        assert_eq!(tr.after.state, CaseState::Claimed { by: agent("alice") });
+        assert_eq!(tr.after.claimed_at, Some(t(5)));
+        assert_eq!(tr.after.version, 4);
+        assert_eq!(tr.before.version, 3);
+        assert_eq!(tr.event, CaseEventKind::Claimed { by: agent("alice") });
+        assert_eq!(tr.actor, Actor::Agent(agent("alice")));
+    }
+
+    #[test]
+    fn claim_of_a_claimed_case_names_the_owner() {
+        assert_eq!(
+            apply(&claimed("alice"), &claim("bob"), t(1)),
+            Err(TransitionError::AlreadyClaimed { by: agent("alice") })
+        );
+        assert_eq!(
+            apply(&claimed("alice"), &claim("alice"), t(1)),
+            Err(TransitionError::AlreadyOwner {
+                agent: agent("alice")
+            })
+        );
+    }
+
+    #[test]
+    fn release_by_the_owner_reopens_the_queue_and_remembers_the_owner() {
+        let tr = apply(
+            &claimed("alice"),
+            &CaseCommand::Release {
+                agent: agent("alice"),
+            },
+            t(9),
+        )
+        .unwrap();
+        assert_eq!(tr.after.state, CaseState::Open);
+        assert_eq!(tr.after.previous_owner, Some(agent("alice")));
+        assert_eq!(tr.after.claimed_at, None);
+        assert_eq!(tr.event, CaseEventKind::Released { by: agent("alice") });
+    }
+
+    #[test]
+    fn release_by_anyone_else_or_of_an_open_case_is_refused() {
+        assert_eq!(
+            apply(
+                &claimed("alice"),
+                &CaseCommand::Release {
+                    agent: agent("bob")
+                },
+                t(1)
+            ),
+            Err(TransitionError::NotOwner {
+                owner: agent("alice")
+            })
+        );
+        assert_eq!(
+            apply(
+                &case_in(CaseState::Open),
+                &CaseCommand::Release {
+                    agent: agent("bob")
+                },
+                t(1)
+            ),
+            Err(TransitionError::NotClaimed)
+        );
+    }
+
+    #[test]
+    fn resolve_closes_open_and_claimed_cases() {
+        for case in [case_in(CaseState::Open), claimed("alice")] {
+            let tr = apply(
+                &case,
+                &CaseCommand::Resolve {
+                    by: Actor::Agent(agent("bob")),
+                },
+                t(30),
+            )
+            .unwrap();
+            assert_eq!(tr.after.state, CaseState::Resolved);
+            assert_eq!(tr.after.resolved_at, Some(t(30)));
+            assert_eq!(tr.event, CaseEventKind::Resolved);
+            assert_eq!(
+                tr.after.previous_owner,
+                case.state.owner().cloned(),
+                "the owner is kept for previous-agent routing"
+            );
+        }
+    }
+
+    #[test]
+    fn reassign_moves_ownership_from_open_or_claimed() {
+        let cmd = CaseCommand::Reassign {
+            by: agent("lead"),
+            to: agent("bob"),
+        };
+        let tr = apply(&claimed("alice"), &cmd, t(2)).unwrap();
+        assert_eq!(tr.after.state, CaseState::Claimed { by: agent("bob") });
+        assert_eq!(tr.after.previous_owner, Some(agent("alice")));
+        assert_eq!(
+            tr.event,
+            CaseEventKind::Reassigned {
+                from: Some(agent("alice")),
+                to: agent("bob")
+            }
+        );
+        let tr = apply(&case_in(CaseState::Open), &cmd, t(2)).unwrap();
+        assert_eq!(
+            tr.event,
+            CaseEventKind::Reassigned {
+                from: None,
+                to: agent("bob")
+            }
+        );
+        assert_eq!(tr.after.previous_owner, None);
+    }
+
+    #[test]
+    fn reassign_to_the_current_owner_is_refused() {
+        let cmd = CaseCommand::Reassign {
+            by: agent("lead"),
+            to: agent("alice"),
+        };
+        assert_eq!(
+            apply(&claimed("alice"), &cmd, t(2)),
+            Err(TransitionError::AlreadyOwner {
+                agent: agent("alice")
+            })
+        );
+    }
+
+    #[test]
+    fn a_resolved_case_refuses_everything_but_reopen() {
+        let resolved = case_in(CaseState::Resolved);
+        for cmd in [
+            claim("alice"),
+            CaseCommand::Release {
+                agent: agent("alice"),
+            },
+            CaseCommand::Resolve { by: Actor::System },
+            CaseCommand::Reassign {
+                by: agent("a"),
+                to: agent("b"),
+            },
+        ] {
+            assert_eq!(
+                apply(&resolved, &cmd, t(1)),
+                Err(TransitionError::AlreadyResolved),
+                "{cmd:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reopen_starts_a_new_round_and_counts_it() {
+        let mut resolved = case_in(CaseState::Resolved);
+        resolved.resolved_at = Some(t(10));
+        resolved.claimed_at = Some(t(5));
+        let tr = apply(&resolved, &CaseCommand::Reopen, t(100)).unwrap();
+        assert_eq!(tr.after.state, CaseState::Open);
+        assert_eq!(tr.after.opened_at, t(100));
+        assert_eq!(tr.after.resolved_at, None);
+        assert_eq!(tr.after.claimed_at, None);
+        assert_eq!(tr.after.reopen_count, 1);
+        assert_eq!(tr.actor, Actor::Customer);
+        assert_eq!(tr.event, CaseEventKind::Reopened);
+    }
+
+    #[test]
+    fn reopen_of_a_live_case_is_refused() {
+        for case in [case_in(CaseState::Open), claimed("alice")] {
+            assert_eq!(
+                apply(&case, &CaseCommand::Reopen, t(1)),
+                Err(TransitionError::NotResolved)
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_read_as_sentences_for_agents() {
+        assert_eq!(
+            TransitionError::AlreadyClaimed { by: agent("alice") }.to_string(),
+            "the case is already claimed by alice"
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for u in [
+            Urgency::Low,
+            Urgency::Normal,
+            Urgency::High,
+            Urgency::Urgent,
+        ] {
+            assert_eq!(Urgency::parse(u.as_str()), Some(u));
+        }
+        assert_eq!(Urgency::parse("meh"), None);
+        assert_eq!(Actor::Agent(agent("a")).label(), "agent:a");
+    }
+}

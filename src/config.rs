@@ -1,0 +1,625 @@
+//! One typed configuration: defaults, then `handoff.toml`, then environment.
+//!
+//! Non-secret settings can come from the file or from `HANDOFF_*` variables
+//! (`HANDOFF_LISTEN`, `HANDOFF_OUTBOX__MAX_ATTEMPTS` for `outbox.max_attempts`:
+//! a double underscore descends into a table). Secrets come only from the
+//! environment, under the platforms' usual names, and are held in
+//! [`Secret`], which never prints its value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::outbox::OutboxSettings;
+
+/// A configuration problem, always naming the key (or file) and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file, or the file with the environment applied, does not fit the schema.
+    #[error("invalid configuration in {origin}: {message}")]
+    Parse {
+        /// Where the bad value came from.
+        origin: String,
+        /// The parser's message, which names the key.
+        message: String,
+    },
+    /// A value parsed but makes no sense.
+    #[error("invalid configuration: `{key}` {problem}")]
+    Invalid {
+        /// The dotted key.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// A secret value. `Debug` and `Display` print `***`, so a secret can sit
+/// in any struct that is logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Secrets, read from the environment only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    /// `DATABASE_URL`: unset means `sqlite://handoff.db`.
+    pub database_url: Option<Secret>,
+    /// `SLACK_BOT_TOKEN` (xoxb-…).
+    pub slack_bot_token: Option<Secret>,
+    /// `SLACK_SIGNING_SECRET`, to verify Events API requests.
+    pub slack_signing_secret: Option<Secret>,
+    /// `SLACK_APP_TOKEN` (xapp-…), for Socket Mode.
+    pub slack_app_token: Option<Secret>,
+    /// `DISCORD_TOKEN`.
+    pub discord_token: Option<Secret>,
+    /// `TEAMS_APP_ID` (not secret, but set beside its password).
+    pub teams_app_id: Option<String>,
+    /// `TEAMS_APP_PASSWORD`.
+    pub teams_app_password: Option<Secret>,
+    /// `LLM_API_KEY`, for the optional summary enrichment.
+    pub llm_api_key: Option<Secret>,
+}
+
+/// The environment variables read as secrets, in display order.
+pub const SECRET_VARS: [&str; 8] = [
+    "DATABASE_URL",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "DISCORD_TOKEN",
+    "TEAMS_APP_ID",
+    "TEAMS_APP_PASSWORD",
+    "LLM_API_KEY",
+];
+
+impl Secrets {
+    fn from_env(env: &BTreeMap<String, String>) -> Self {
+        let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+        let secret = |k: &str| get(k).map(Secret);
+        Secrets {
+            database_url: secret("DATABASE_URL"),
+            slack_bot_token: secret("SLACK_BOT_TOKEN"),
+            slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
+            slack_app_token: secret("SLACK_APP_TOKEN"),
+            discord_token: secret("DISCORD_TOKEN"),
+            teams_app_id: get("TEAMS_APP_ID"),
+            teams_app_password: secret("TEAMS_APP_PASSWORD"),
+            llm_api_key: secret("LLM_API_KEY"),
+        }
+    }
+
+    fn is_set(&self, var: &str) -> bool {
+        match var {
+            "DATABASE_URL" => self.database_url.is_some(),
+            "SLACK_BOT_TOKEN" => self.slack_bot_token.is_some(),
+            "SLACK_SIGNING_SECRET" => self.slack_signing_secret.is_some(),
+            "SLACK_APP_TOKEN" => self.slack_app_token.is_some(),
+            "DISCORD_TOKEN" => self.discord_token.is_some(),
+            "TEAMS_APP_ID" => self.teams_app_id.is_some(),
+            "TEAMS_APP_PASSWORD" => self.teams_app_password.is_some(),
+            "LLM_API_KEY" => self.llm_api_key.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `handoff=debug,sqlx=warn`); `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[database]` (the URL itself is the `DATABASE_URL` secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+        }
+    }
+}
+
+/// `[outbox]`: delivery pacing. See [`OutboxSettings`] for each field's role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Commands taken (and delivered concurrently) per round.
+    pub batch_size: i64,
+    /// Seconds a taken command is reserved for one worker.
+    pub lease_secs: u64,
+    /// Attempts before a command is given up (rate limits do not count).
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds, doubled per attempt.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay in seconds.
+    pub backoff_max_secs: u64,
+    /// Milliseconds between looks for due commands when idle.
+    pub poll_interval_ms: u64,
+    /// Seconds one platform call may take.
+    pub delivery_timeout_secs: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        let s = OutboxSettings::default();
+        Self {
+            batch_size: s.batch_size,
+            lease_secs: s.lease.as_secs(),
+            max_attempts: s.max_attempts,
+            backoff_base_ms: u64::try_from(s.backoff_base.as_millis()).unwrap_or(u64::MAX),
+            backoff_max_secs: s.backoff_max.as_secs(),
+            poll_interval_ms: u64::try_from(s.poll_interval.as_millis()).unwrap_or(u64::MAX),
+            delivery_timeout_secs: s.delivery_timeout.as_secs(),
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// The worker's settings.
+    pub fn settings(&self) -> OutboxSettings {
+        OutboxSettings {
+            batch_size: self.batch_size,
+            lease: Duration::from_secs(self.lease_secs),
+            max_attempts: self.max_attempts,
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_max: Duration::from_secs(self.backoff_max_secs),
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+            delivery_timeout: Duration::from_secs(self.delivery_timeout_secs),
+        }
+    }
+}
+
+/// `[[agents]]`: one person across every team-side surface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The stable key (`alice`), used for ownership and metrics.
+    pub id: String,
+    /// The name shown to customers.
+    pub name: String,
+    /// Slack user id (`U…`), if they work in Slack.
+    #[serde(default)]
+    pub slack_user: Option<String>,
+    /// Teams AAD object id, if they work in Teams.
+    #[serde(default)]
+    pub teams_user: Option<String>,
+    /// Inbox login, if they use the built-in inbox.
+    #[serde(default)]
+    pub inbox_login: Option<String>,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server binds (`127.0.0.1:8080`).
+    pub listen: String,
+    /// The URL people reach handoff at, for transcript links.
+    pub public_url: String,
+    /// Logging.
+    pub log: LogConfig,
+    /// Database pool.
+    pub database: DatabaseConfig,
+    /// Outbound delivery.
+    pub outbox: OutboxConfig,
+    /// The team.
+    pub agents: Vec<AgentConfig>,
+    /// Secrets from the environment; never serialised.
+    #[serde(skip)]
+    pub secrets: Secrets,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            log: LogConfig::default(),
+            database: DatabaseConfig::default(),
+            outbox: OutboxConfig::default(),
+            agents: Vec::new(),
+            secrets: Secrets::default(),
+        }
+    }
+}
+
+/// Variables with the `HANDOFF_` prefix that are not config keys.
+const NOT_CONFIG_KEYS: [&str; 1] = ["HANDOFF_CONFIG"];
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then `HANDOFF_*` variables and
+    /// secrets from `env`, and validates the result.
+    pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Parse {
+                        origin: path.display().to_string(),
+                        message: e.to_string(),
+                    })?
+            }
+            None => toml::Table::new(),
+        };
+        let mut from_env = Vec::new();
+        for (var, value) in env {
+            let Some(rest) = var.strip_prefix("HANDOFF_") else {
+                continue;
+            };
+            if NOT_CONFIG_KEYS.contains(&var.as_str()) || rest.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            set_path(&mut table, &path, env_value(value)).map_err(|problem| {
+                ConfigError::Invalid {
+                    key: path.join("."),
+                    problem: format!("{problem} (set by {var})"),
+                }
+            })?;
+            from_env.push(var.clone());
+        }
+        let origin = match (file, from_env.is_empty()) {
+            (Some(p), true) => p.display().to_string(),
+            (Some(p), false) => format!("{} with {}", p.display(), from_env.join(", ")),
+            (None, false) => format!("the environment ({})", from_env.join(", ")),
+            (None, true) => "the defaults".to_owned(),
+        };
+        // Round-trip through text so the parser's message names the key.
+        let merged = toml::to_string(&table).map_err(|e| ConfigError::Parse {
+            origin: origin.clone(),
+            message: e.to_string(),
+        })?;
+        let mut config: Config = toml::from_str(&merged).map_err(|e| ConfigError::Parse {
+            origin,
+            message: e.message().to_owned() + &key_hint(&e, &merged),
+        })?;
+        config.secrets = Secrets::from_env(env);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The listen address, validated by [`Config::load`].
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| ConfigError::Invalid {
+            key: "listen".into(),
+            problem: format!("is not a socket address like 127.0.0.1:8080 ({e})"),
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, problem: &str| ConfigError::Invalid {
+            key: key.into(),
+            problem: problem.into(),
+        };
+        self.listen_addr()?;
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(invalid("public_url", "must start with http:// or https://"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                "is not a tracing filter such as `info`",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        let o = &self.outbox;
+        if !(1..=1000).contains(&o.batch_size) {
+            return Err(invalid("outbox.batch_size", "must be between 1 and 1000"));
+        }
+        for (key, value) in [
+            ("outbox.lease_secs", o.lease_secs),
+            ("outbox.max_attempts", u64::from(o.max_attempts)),
+            ("outbox.backoff_base_ms", o.backoff_base_ms),
+            ("outbox.poll_interval_ms", o.poll_interval_ms),
+            ("outbox.delivery_timeout_secs", o.delivery_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if o.delivery_timeout_secs >= o.lease_secs {
+            return Err(invalid(
+                "outbox.lease_secs",
+                "must be longer than outbox.delivery_timeout_secs, or a slow delivery would be taken twice",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, a) in self.agents.iter().enumerate() {
+            if a.id.trim().is_empty() {
+                return Err(invalid(&format!("agents[{i}].id"), "must not be empty"));
+            }
+            if !seen.insert(&a.id) {
+                return Err(invalid(
+                    &format!("agents[{i}].id"),
+                    &format!("repeats the agent id {:?}", a.id),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, followed by which secrets are
+    /// set (never their values). What `handoff check-config` prints.
+    pub fn describe(&self) -> String {
+        let mut out = String::from(
+            "# Effective configuration (defaults <- config file <- HANDOFF_* environment)\n",
+        );
+        out.push_str(&toml::to_string_pretty(self).unwrap_or_else(|e| format!("# {e}\n")));
+        out.push_str("\n# Secrets (environment only; values never shown)\n");
+        for var in SECRET_VARS {
+            let state = if self.secrets.is_set(var) {
+                "set"
+            } else {
+                "unset"
+            };
+            out.push_str(&format!("# {var}: {state}\n"));
+        }
+        out
+    }
+}
+
+/// A `HANDOFF_*` value as TOML: numbers and booleans keep their type,
+/// anything else is a string.
+fn env_value(raw: &str) -> toml::Value {
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => match t.remove("v") {
+            Some(
+                v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
+            ) => v,
+            _ => toml::Value::String(raw.to_owned()),
+        },
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("is empty")?;
+    let mut t = table;
+    for key in parents {
+        let entry = t
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("cannot be set: `{key}` is not a table"))?;
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+/// Names the offending line of the merged document when the parser gave a span.
+fn key_hint(e: &toml::de::Error, merged: &str) -> String {
+    e.span()
+        .and_then(|span| {
+            let line_start = merged[..span.start].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = merged[span.start..]
+                .find('\n')
+                .map_or(merged.len(), |i| span.start + i);
+            let line = merged[line_start..line_end].trim();
+            let header = merged[..line_start]
+                .lines()
+                .rev()
+                .find(|l| l.starts_with('['))
+                .map(|h| format!(" under {h}"))
+                .unwrap_or_default();
+            (!line.is_empty()).then(|| format!(" (at `{line}`{header})"))
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_need_no_file_and_no_environment() {
+        let c = Config::load(None, &env(&[])).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.outbox.max_attempts, 8);
+        assert_eq!(c.secrets, Secrets::default());
+    }
+
+    #[test]
+    fn the_file_overrides_defaults_and_the_environment_overrides_the_file() {
+        let f = file("listen = \"127.0.0.1:9000\"\n[outbox]\nmax_attempts = 3\nbatch_size = 5\n");
+        let c = Config::load(
+            Some(f.path()),
+            &env(&[
+                ("HANDOFF_OUTBOX__MAX_ATTEMPTS", "4"),
+                ("HANDOFF_LOG__FORMAT", "json"),
+                ("HANDOFF_CONFIG", "ignored.toml"),
+                ("SLACK_BOT_TOKEN", "xoxb-very-secret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.outbox.max_attempts, 4);
+        assert_eq!(c.outbox.batch_size, 5);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(
+            c.secrets.slack_bot_token.as_ref().map(Secret::expose),
+            Some("xoxb-very-secret")
+        );
+    }
+
+    #[test]
+    fn handoff_listen_sets_the_listen_address() {
+        let c = Config::load(None, &env(&[("HANDOFF_LISTEN", "0.0.0.0:80")])).unwrap();
+        assert_eq!(c.listen_addr().unwrap().port(), 80);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+                ("TEAMS_APP_PASSWORD", "hunter3"),
+            ]),
+        )
+        .unwrap();
+        let debug = format!("{c:?}");
+        let described = c.describe();
+        for text in [&debug, &described] {
+            assert!(
+                !text.contains("hunter2") && !text.contains("hunter3"),
+                "{text}"
+            );
+        }
+        assert!(described.contains("# DATABASE_URL: set"));
+        assert!(described.contains("# SLACK_BOT_TOKEN: unset"));
+        assert!(described.contains("listen = \"127.0.0.1:8080\""));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key() {
+        let f = file("[outbox]\nmax_attempts = \"many\"\n");
+        let err = Config::load(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_attempts"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let f = file("[outbox]\nmax_atempts = 3\n");
+        let err = Config::load(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_atempts"), "{err}");
+        let err = Config::load(None, &env(&[("HANDOFF_LISTN", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("listn") && err.contains("HANDOFF_LISTN"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn broken_toml_names_the_file() {
+        let f = file("listen = \n");
+        let err = Config::load(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&f.path().display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_it() {
+        let err = Config::load(Some(Path::new("/nonexistent/handoff.toml")), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/handoff.toml"), "{err}");
+    }
+
+    #[test]
+    fn nonsense_values_are_refused_with_the_key() {
+        for (var, value, key) in [
+            ("HANDOFF_LISTEN", "localhost", "listen"),
+            ("HANDOFF_PUBLIC_URL", "ftp://x", "public_url"),
+            ("HANDOFF_OUTBOX__MAX_ATTEMPTS", "0", "outbox.max_attempts"),
+            ("HANDOFF_OUTBOX__BATCH_SIZE", "0", "outbox.batch_size"),
+            ("HANDOFF_OUTBOX__LEASE_SECS", "5", "outbox.lease_secs"),
+        ] {
+            let err = Config::load(None, &env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("`{key}`")), "{var}: {err}");
+        }
+    }
+
+    #[test]
+    fn agent_ids_must_be_unique() {
+        let f = file(
+            "[[agents]]\nid = \"alice\"\nname = \"Alice\"\n[[agents]]\nid = \"alice\"\nname = \"Al\"\n",
+        );
+        let err = Config::load(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("agents[1].id"), "{err}");
+    }
+}

@@ -1,0 +1,31 @@
+//! handoff: hands customer conversations to a support team and carries the
+//! conversation both ways until the case is resolved.
+//!
+//! Read this crate top-down:
+//! an inbound event enters through [`http`] (platform webhooks), is stored
+//! and deduplicated by the [`engine`], which drives the [`cases`] state
+//! machine and writes state changes together with their outgoing commands
+//! through the [`store`]; the [`outbox`] worker then delivers those commands
+//! through each platform's adapter. [`config`] is the one typed
+//! configuration, [`clock`] the injectable time source, [`metrics`] the
+//! Prometheus counters, and [`app`] wires it all into `handoff serve`.
+#![forbid(unsafe_code)]
+
+/// Wiring: builds the parts from config and runs them until shutdown.
+pub mod app;
+/// The case state machine: pure transitions, no I/O.
+pub mod cases;
+/// The source of "now", real or hand-driven in tests.
+pub mod clock;
+/// One typed configuration: defaults, then `handoff.toml`, then environment.
+pub mod config;
+/// The path of an inbound event: store, dedupe, act, queue.
+pub mod engine;
+/// The HTTP surface: health, readiness, metrics, platform endpoints.
+pub mod http;
+/// Prometheus counters and gauges.
+pub mod metrics;
+/// Durable, retried, ordered delivery of every outgoing platform call.
+pub mod outbox;
+/// Durable state behind one trait, SQLite and PostgreSQL.
+pub mod store;

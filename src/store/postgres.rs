@@ -1,0 +1,56 @@
+//! The production store: PostgreSQL, safe for several replicas.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use handoff_core::{
+    AgentId, CaseId, ConversationId, CustomerId, CustomerIdentity, InboundEvent, MessageRef,
+    Platform,
+};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::sql::{claim_outbox_sql, impl_sql_store};
+use super::{
+    CaseEvent, Completion, Conversation, Customer, InboundRecord, Message, NewCase, NewMessage,
+    NewOutbox, OutboxDepth, OutboxItem, OutboxRecord, StoreError, StoredInbound, redact_url,
+};
+use crate::cases::{Actor, Case, CaseEventKind, Transition};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A [`Store`](super::Store) in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL. Fails fast (5 s) when the server is
+    /// unreachable so a wrong `DATABASE_URL` is reported, not waited on.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|source| StoreError::Connect {
+                target: redact_url(url),
+                source,
+            })?;
+        Ok(Self { pool })
+    }
+}
+
+// Replicas claim outbox rows with SKIP LOCKED so they never wait on, or
+// take, each other's rows.
+impl_sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    name: "postgres",
+    migrator: MIGRATOR,
+    begin: "BEGIN",
+    claim: claim_outbox_sql!("FOR UPDATE SKIP LOCKED")
+);

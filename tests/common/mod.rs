@@ -1,0 +1,88 @@
+//! Helpers shared by the black-box tests: a fresh database per test on
+//! either backend, and a macro that runs one generic test on both.
+#![allow(dead_code)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use handoff::store::{PgStore, SqliteStore, Store};
+use sqlx::Connection;
+
+/// A fresh, migrated SQLite store in its own temporary folder.
+pub async fn sqlite_store() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("handoff.db").display());
+    let store = SqliteStore::connect(&url, 8).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+/// The throwaway cluster's URL, from `scripts/test`. In CI a missing
+/// cluster is a failure, never a skip.
+pub fn pg_admin_url() -> Option<String> {
+    match std::env::var("HANDOFF_TEST_PG_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("HANDOFF_TEST_PG_URL is not set: run the tests through ./scripts/test")
+        }
+        Err(_) => {
+            eprintln!("HANDOFF_TEST_PG_URL is not set; PostgreSQL tests need ./scripts/test");
+            None
+        }
+    }
+}
+
+/// A new, empty database on the throwaway cluster; returns its URL.
+pub async fn pg_database() -> Option<String> {
+    let admin = pg_admin_url()?;
+    let name = format!("handoff_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').unwrap().0;
+    Some(format!("{base}/{name}"))
+}
+
+/// A fresh, migrated PostgreSQL store in its own database.
+pub async fn pg_store() -> Option<PgStore> {
+    let url = pg_database().await?;
+    let store = PgStore::connect(&url, 20).await.unwrap();
+    store.migrate().await.unwrap();
+    Some(store)
+}
+
+/// A fixed instant to build test times from.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap()
+}
+
+/// `t0` plus `secs` seconds.
+pub fn at(secs: i64) -> DateTime<Utc> {
+    t0() + chrono::TimeDelta::seconds(secs)
+}
+
+/// Runs each listed generic `async fn(store)` as one test per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (store, _dir) = $crate::common::sqlite_store().await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(store) = $crate::common::pg_store().await {
+                        super::$name(store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
