@@ -4,7 +4,7 @@
 # pg_start creates a cluster in a temporary folder, on a free loopback port,
 # with its socket in that folder (not /var/run), fsync off and asynchronous
 # commit (a test cluster needs speed, not durability), and exports
-# HANDOFF_TEST_PG_URL. pg_stop removes it. initdb refuses to run as root, so
+# TEST_PG_URL. pg_stop removes it. initdb refuses to run as root, so
 # as root the cluster belongs to the `postgres` user.
 
 pg_bin_dir() {
@@ -64,7 +64,7 @@ pg_start() {
         return 1
     }
     PG_BIN="$bin"
-    export HANDOFF_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    export TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
     echo "scripts/test: throwaway PostgreSQL on 127.0.0.1:$port ($PG_TMP)" >&2
 }
 

@@ -518,7 +518,7 @@ pub trait Store: Clone + Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CaseOutcome {
     /// The command applied; the case as stored now.
-    Applied(Transition),
+    Applied(Box<Transition>),
     /// The command does not apply to the case as it is; the reason and the
     /// case as read (so the caller can say who holds it).
     Refused(TransitionError, Box<Case>),
@@ -554,7 +554,7 @@ where
         };
         let outbox = plan(&transition);
         if store.commit_transition(&transition, &outbox).await? {
-            return Ok(CaseOutcome::Applied(transition));
+            return Ok(CaseOutcome::Applied(Box::new(transition)));
         }
         tracing::debug!(case_id = %id, "Case changed while applying a command; reading it again.");
     }

@@ -2,6 +2,8 @@
 //! either backend, and a macro that runs one generic test on both.
 #![allow(dead_code)]
 
+pub mod double;
+
 use chrono::{DateTime, TimeZone, Utc};
 use handoff::store::{PgStore, SqliteStore, Store};
 use sqlx::Connection;
@@ -18,13 +20,13 @@ pub async fn sqlite_store() -> (SqliteStore, tempfile::TempDir) {
 /// The throwaway cluster's URL, from `scripts/test`. In CI a missing
 /// cluster is a failure, never a skip.
 pub fn pg_admin_url() -> Option<String> {
-    match std::env::var("HANDOFF_TEST_PG_URL") {
+    match std::env::var("TEST_PG_URL") {
         Ok(url) => Some(url),
         Err(_) if std::env::var_os("CI").is_some() => {
-            panic!("HANDOFF_TEST_PG_URL is not set: run the tests through ./scripts/test")
+            panic!("TEST_PG_URL is not set: run the tests through ./scripts/test")
         }
         Err(_) => {
-            eprintln!("HANDOFF_TEST_PG_URL is not set; PostgreSQL tests need ./scripts/test");
+            eprintln!("TEST_PG_URL is not set; PostgreSQL tests need ./scripts/test");
             None
         }
     }

@@ -1,0 +1,296 @@
+//! The real `handoff` binary: commands, bad input, and a served process
+//! from start to graceful stop, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use sqlx::Connection;
+
+fn handoff(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_handoff"));
+    cmd.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("HANDOFF_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+#[test]
+fn version_and_help_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, stdout, _) = run(handoff(dir.path()).arg("--version"));
+    assert!(out.status.success());
+    assert!(stdout.starts_with("handoff "), "{stdout}");
+    let (out, stdout, _) = run(handoff(dir.path()).arg("--help"));
+    assert!(out.status.success());
+    for sub in ["serve", "migrate", "check-config"] {
+        assert!(stdout.contains(sub), "{stdout}");
+    }
+}
+
+#[test]
+fn check_config_prints_the_effective_config_without_secret_values() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("handoff.toml"),
+        "[outbox]\nmax_attempts = 5\n",
+    )
+    .unwrap();
+    let (out, stdout, stderr) = run(handoff(dir.path())
+        .arg("check-config")
+        .env("HANDOFF_LISTEN", "127.0.0.1:9999")
+        .env("SLACK_BOT_TOKEN", "xoxb-do-not-print")
+        .env("DATABASE_URL", "postgres://u:pw-do-not-print@db/x"));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("max_attempts = 5"),
+        "the file is read by default"
+    );
+    assert!(stdout.contains("listen = \"127.0.0.1:9999\""));
+    assert!(stdout.contains("# SLACK_BOT_TOKEN: set"));
+    assert!(stdout.contains("# DISCORD_TOKEN: unset"));
+    assert!(!stdout.contains("do-not-print") && !stderr.contains("do-not-print"));
+    assert!(
+        !dir.path().join("handoff.db").exists(),
+        "check-config touches no database"
+    );
+}
+
+#[test]
+fn an_unreadable_or_invalid_config_fails_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) =
+        run(handoff(dir.path()).args(["--config", "missing.toml", "check-config"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot read config file missing.toml"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[outbox]\nbatch_size = \"lots\"\n",
+    )
+    .unwrap();
+    let (out, _, stderr) = run(handoff(dir.path()).args(["--config", "bad.toml", "serve"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("batch_size") && stderr.contains("bad.toml"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("handoff.db").exists(),
+        "no database was created"
+    );
+}
+
+#[test]
+fn a_bad_database_url_fails_clearly_without_leaking_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(handoff(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://db/x"));
+    assert!(!out.status.success());
+    assert!(stderr.contains("unsupported scheme \"mysql\""), "{stderr}");
+
+    let (out, _, stderr) = run(handoff(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://nobody:sekret@127.0.0.1:1/none"));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot open the database postgres://nobody:***@127.0.0.1:1/none"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sekret"), "{stderr}");
+}
+
+/// Marks a database as migrated by a future handoff (schema version 9999)
+/// and adds a row that must survive the refused migration.
+macro_rules! from_the_future {
+    ($conn:expr) => {{
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', TRUE, $1, 1)",
+        )
+        .bind(vec![0u8])
+        .execute(&mut $conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO inbound_events (platform, event_id, payload, received_at) \
+             VALUES ('slack', 'keep-me', '{}', '2026-01-01T00:00:00Z')",
+        )
+        .execute(&mut $conn)
+        .await
+        .unwrap();
+    }};
+}
+
+/// (inbound events, applied migrations): what a refused migration must not change.
+macro_rules! count_rows {
+    ($conn:expr) => {{
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbound_events")
+            .fetch_one(&mut $conn)
+            .await
+            .unwrap();
+        let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&mut $conn)
+            .await
+            .unwrap();
+        (events, migrations)
+    }};
+}
+
+fn refuses_newer_schema(dir: &Path, url: &str) {
+    for sub in ["migrate", "serve"] {
+        let (out, _, stderr) = run(handoff(dir)
+            .args([sub, "--listen", "127.0.0.1:0"][..if sub == "serve" { 3 } else { 1 }].iter())
+            .env("DATABASE_URL", url));
+        assert!(!out.status.success(), "{sub} must refuse");
+        assert!(
+            stderr.contains("schema is at version 9999, newer than this handoff knows"),
+            "{sub}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_handoff_is_refused_untouched_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("h.db").display());
+    let (out, _, stderr) = run(handoff(dir.path()).arg("migrate").env("DATABASE_URL", &url));
+    assert!(out.status.success(), "{stderr}");
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    from_the_future!(conn);
+    let before = count_rows!(conn);
+    refuses_newer_schema(dir.path(), &url);
+    assert_eq!(count_rows!(conn), before, "no data touched");
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_handoff_is_refused_untouched_postgres() {
+    let Some(url) = common::pg_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(handoff(dir.path()).arg("migrate").env("DATABASE_URL", &url));
+    assert!(out.status.success(), "{stderr}");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    from_the_future!(conn);
+    let before = count_rows!(conn);
+    refuses_newer_schema(dir.path(), &url);
+    assert_eq!(count_rows!(conn), before, "no data touched");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `url` until it answers 200, giving up (and failing) after a
+/// generous bound so a broken start cannot hang the suite.
+async fn wait_for_ok(child: &mut Child, url: &str) -> String {
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("handoff exited early with {status}");
+        }
+        if let Ok(resp) = client.get(url).send().await
+            && resp.status().is_success()
+        {
+            return resp.text().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} never answered 200");
+}
+
+async fn serve_until_sigterm(dir: &Path, database_url: Option<&str>) {
+    let port = free_port();
+    let mut cmd = handoff(dir);
+    cmd.args(["serve", "--log-format", "json"])
+        .env("HANDOFF_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        wait_for_ok(&mut child, &format!("{base}/readyz")).await,
+        "ready\n"
+    );
+    assert_eq!(
+        wait_for_ok(&mut child, &format!("{base}/healthz")).await,
+        "ok\n"
+    );
+    let metrics = wait_for_ok(&mut child, &format!("{base}/metrics")).await;
+    assert!(
+        metrics.contains("# TYPE handoff_outbox_pending gauge"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("handoff_outbox_pending 0"), "{metrics}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..600 {
+        if let Some(s) = child.try_wait().unwrap() {
+            exited = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(status) = exited else {
+        child.kill().unwrap();
+        panic!("handoff did not stop on SIGTERM");
+    };
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(status.success(), "exit {status}: {logs}");
+    // JSON logs, one object per line, ending with the orderly stop.
+    for line in logs.lines() {
+        assert!(line.starts_with('{'), "not JSON: {line}");
+    }
+    assert!(
+        logs.contains("Shutdown requested") && logs.contains("handoff stopped."),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn serve_on_the_sqlite_default_is_ready_then_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    serve_until_sigterm(dir.path(), None).await;
+    assert!(
+        dir.path().join("handoff.db").exists(),
+        "the default database is ./handoff.db"
+    );
+}
+
+#[tokio::test]
+async fn serve_on_postgres_is_ready_then_stops_on_sigterm() {
+    let Some(url) = common::pg_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    serve_until_sigterm(dir.path(), Some(&url)).await;
+}
