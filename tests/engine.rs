@@ -7,12 +7,12 @@ mod common;
 use std::sync::Arc;
 
 use common::t0;
-use handoff::cases::{CaseState, Urgency};
+use handoff::cases::CaseState;
 use handoff::clock::Clock;
 use handoff::config::AgentConfig;
 use handoff::engine::{AgentDirectory, Engine, Ingested};
 use handoff::metrics::Metrics;
-use handoff::store::{AuthorKind, CaseOutcome, NewCase, Store};
+use handoff::store::{AuthorKind, CaseOutcome, Store};
 use handoff_core::{
     AgentAction, CaseAction, CaseId, CustomerIdentity, CustomerMessage, InboundEvent, InboundKind,
     OutboundCommand, Platform, PlatformUser,
@@ -77,38 +77,6 @@ fn click(case: CaseId, user: &str, event_id: &str) -> InboundEvent {
     }
 }
 
-async fn open_case_for_session<S: Store>(store: &S) -> CaseId {
-    let customer = store
-        .upsert_customer(
-            Platform::Webchat,
-            &CustomerIdentity {
-                external_id: "visitor-1".into(),
-                ..Default::default()
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    let conv = store
-        .conversation(customer.id, Platform::Webchat, "session-1", t0())
-        .await
-        .unwrap();
-    let case = NewCase {
-        id: CaseId::new(),
-        conversation: conv.id,
-        reason: "human_requested".into(),
-        reasons: vec!["human_requested".into()],
-        urgency: Urgency::Normal,
-        intent: None,
-        sentiment: None,
-        summary: String::new(),
-        route: "default".into(),
-        previous_owner: None,
-        opened_at: t0(),
-    };
-    store.open_case(&case, &[]).await.unwrap().id
-}
-
 async fn a_redelivered_event_is_acknowledged_and_dropped<S: Store>(store: S) {
     let engine = engine(store.clone());
     let ev = customer_says("m-1", "hello?");
@@ -142,7 +110,7 @@ async fn a_redelivered_event_is_acknowledged_and_dropped<S: Store>(store: S) {
 
 async fn an_agent_click_claims_and_queues_the_card_update<S: Store>(store: S) {
     let engine = engine(store.clone());
-    let case = open_case_for_session(&store).await;
+    let case = common::open_web_case(&store, "session-1").await;
     engine
         .ingest(&click(case, "U_STRANGER", "a-0"))
         .await
@@ -187,7 +155,7 @@ async fn an_agent_click_claims_and_queues_the_card_update<S: Store>(store: S) {
 
 async fn a_customer_message_reopens_a_resolved_case<S: Store>(store: S) {
     let engine = engine(store.clone());
-    let case = open_case_for_session(&store).await;
+    let case = common::open_web_case(&store, "session-1").await;
     engine
         .act(
             case,

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use common::double::{PlatformDouble, Step};
 use common::t0;
-use handoff::cases::Urgency;
 use handoff::clock::Clock;
 use handoff::metrics::{DeliveryOutcome, Metrics};
 use handoff::outbox::{Adapters, OutboxSettings, OutboxWorker};
-use handoff::store::{NewCase, NewOutbox, OutboxState, Store};
-use handoff_core::{CaseId, Content, CustomerIdentity, MessageRef, OutboundCommand, Platform};
+use handoff::store::{NewOutbox, OutboxState, Store};
+use handoff_core::{CaseId, Content, MessageRef, OutboundCommand, Platform};
 use tokio::sync::Notify;
 
 on_both_backends!(
@@ -84,37 +83,7 @@ impl<S: Store> Rig<S> {
     }
 
     async fn open_case(&self) -> CaseId {
-        let customer = self
-            .store
-            .upsert_customer(
-                Platform::Webchat,
-                &CustomerIdentity {
-                    external_id: "v1".into(),
-                    ..Default::default()
-                },
-                t0(),
-            )
-            .await
-            .unwrap();
-        let conv = self
-            .store
-            .conversation(customer.id, Platform::Webchat, "s1", t0())
-            .await
-            .unwrap();
-        let case = NewCase {
-            id: CaseId::new(),
-            conversation: conv.id,
-            reason: "human_requested".into(),
-            reasons: vec!["human_requested".into()],
-            urgency: Urgency::Normal,
-            intent: None,
-            sentiment: None,
-            summary: String::new(),
-            route: "default".into(),
-            previous_owner: None,
-            opened_at: t0(),
-        };
-        self.store.open_case(&case, &[]).await.unwrap().id
+        common::open_web_case(&self.store, "s1").await
     }
 }
 

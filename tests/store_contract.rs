@@ -51,30 +51,11 @@ fn customer_event(event_id: &str, platform: Platform) -> InboundEvent {
 }
 
 async fn conversation<S: Store>(store: &S, key: &str) -> ConversationId {
-    let customer = store
-        .upsert_customer(
-            Platform::Webchat,
-            &CustomerIdentity {
-                external_id: format!("visitor-{key}"),
-                display_name: Some("Ada".into()),
-                ..Default::default()
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    store
-        .conversation(customer.id, Platform::Webchat, key, t0())
-        .await
-        .unwrap()
-        .id
+    common::web_conversation(store, &format!("visitor-{key}"), key).await
 }
 
 fn new_case(conversation: ConversationId) -> NewCase {
     NewCase {
-        id: CaseId::new(),
-        conversation,
-        reason: "human_requested".into(),
         reasons: vec!["human_requested".into(), "negative_sentiment".into()],
         urgency: Urgency::High,
         intent: Some("refund".into()),
@@ -82,7 +63,7 @@ fn new_case(conversation: ConversationId) -> NewCase {
         summary: "Wants a refund for order 123.".into(),
         route: "billing".into(),
         previous_owner: Some(AgentId::new("carol")),
-        opened_at: t0(),
+        ..common::sample_case(conversation)
     }
 }
 

@@ -5,7 +5,9 @@
 pub mod double;
 
 use chrono::{DateTime, TimeZone, Utc};
-use handoff::store::{PgStore, SqliteStore, Store};
+use handoff::cases::Urgency;
+use handoff::store::{NewCase, PgStore, SqliteStore, Store};
+use handoff_core::{CaseId, ConversationId, CustomerIdentity, Platform};
 use sqlx::Connection;
 
 /// A fresh, migrated SQLite store in its own temporary folder.
@@ -34,15 +36,19 @@ pub fn pg_admin_url() -> Option<String> {
 
 /// A new, empty database on the throwaway cluster; returns its URL.
 pub async fn pg_database() -> Option<String> {
-    let admin = pg_admin_url()?;
+    Some(pg_database_at(&pg_admin_url()?).await)
+}
+
+/// A new, empty database on the cluster at `admin`; returns its URL.
+pub async fn pg_database_at(admin: &str) -> String {
     let name = format!("handoff_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .unwrap();
     let base = admin.rsplit_once('/').unwrap().0;
-    Some(format!("{base}/{name}"))
+    format!("{base}/{name}")
 }
 
 /// A fresh, migrated PostgreSQL store in its own database.
@@ -51,6 +57,49 @@ pub async fn pg_store() -> Option<PgStore> {
     let store = PgStore::connect(&url, 20).await.unwrap();
     store.migrate().await.unwrap();
     Some(store)
+}
+
+/// The web chat conversation `session` of visitor `visitor`, created on first use.
+pub async fn web_conversation<S: Store>(store: &S, visitor: &str, session: &str) -> ConversationId {
+    let customer = store
+        .upsert_customer(
+            Platform::Webchat,
+            &CustomerIdentity {
+                external_id: visitor.into(),
+                ..Default::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    store
+        .conversation(customer.id, Platform::Webchat, session, t0())
+        .await
+        .unwrap()
+        .id
+}
+
+/// A plain case to open on `conversation` at `t0`.
+pub fn sample_case(conversation: ConversationId) -> NewCase {
+    NewCase {
+        id: CaseId::new(),
+        conversation,
+        reason: "human_requested".into(),
+        reasons: vec!["human_requested".into()],
+        urgency: Urgency::Normal,
+        intent: None,
+        sentiment: None,
+        summary: String::new(),
+        route: "default".into(),
+        previous_owner: None,
+        opened_at: t0(),
+    }
+}
+
+/// Opens a plain case on the web chat conversation `session`.
+pub async fn open_web_case<S: Store>(store: &S, session: &str) -> CaseId {
+    let conv = web_conversation(store, &format!("visitor-{session}"), session).await;
+    store.open_case(&sample_case(conv), &[]).await.unwrap().id
 }
 
 /// A fixed instant to build test times from.
