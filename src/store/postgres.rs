@@ -24,7 +24,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// A [`Store`](super::Store) in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
+    /// The pool for reads.
     pool: PgPool,
+    /// The same pool: PostgreSQL runs writers concurrently.
+    writer: PgPool,
 }
 
 impl PgStore {
@@ -40,7 +43,10 @@ impl PgStore {
                 target: redact_url(url),
                 source,
             })?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+        })
     }
 }
 

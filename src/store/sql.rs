@@ -319,7 +319,7 @@ macro_rules! claim_outbox_sql {
 pub(super) use claim_outbox_sql;
 
 /// Expands `impl Store for $store` over `$db`, where `$store` has a
-/// `pool: sqlx::Pool<$db>` field and `$migrator` is its embedded migrator.
+/// `pool: sqlx::Pool<$db>` field for reads and a `writer` pool for writes and `$migrator` is its embedded migrator.
 /// `$begin` starts a write transaction; `$claim` is the claim statement.
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty, name: $name:literal, migrator: $migrator:path, begin: $begin:literal, claim: $claim:expr) => {
@@ -355,7 +355,7 @@ macro_rules! impl_sql_store {
                 .bind(&event.event_id)
                 .bind(Json(event))
                 .bind(event.received_at)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?;
                 Ok(match seq {
                     Some(seq) => InboundRecord::Accepted { seq },
@@ -386,7 +386,7 @@ macro_rules! impl_sql_store {
                     .bind(now)
                     .bind(error)
                     .bind(seq)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -415,7 +415,7 @@ macro_rules! impl_sql_store {
                 .bind(Json(&identity.metadata))
                 .bind(now)
                 .bind(!identity.metadata.is_empty())
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?;
                 row.try_into()
             }
@@ -439,7 +439,7 @@ macro_rules! impl_sql_store {
                 .bind(platform.as_str())
                 .bind(external_ref)
                 .bind(now)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?;
                 row.try_into()
             }
@@ -449,7 +449,7 @@ macro_rules! impl_sql_store {
                 message: &NewMessage,
                 outbox: &[NewOutbox],
             ) -> Result<Option<Message>, StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.writer.begin_with($begin).await?;
                 let row: Option<$crate::store::sql::MessageRow> = sqlx::query_as(
                     "INSERT INTO messages (id, conversation_id, case_id, author_kind, author_id, body, internal_note, platform, platform_message_id, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -498,7 +498,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn open_case(&self, case: &NewCase, outbox: &[NewOutbox]) -> Result<Case, StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.writer.begin_with($begin).await?;
                 sqlx::query(
                     "INSERT INTO cases (id, conversation_id, state, previous_owner, reason, reasons, urgency, intent, sentiment, summary, route, opened_at) \
                      VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -566,7 +566,7 @@ macro_rules! impl_sql_store {
                 outbox: &[NewOutbox],
             ) -> Result<bool, StoreError> {
                 let after = &transition.after;
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.writer.begin_with($begin).await?;
                 let updated = sqlx::query(
                     "UPDATE cases SET state = $1, owner = $2, previous_owner = $3, opened_at = $4, claimed_at = $5, \
                        first_agent_reply_at = $6, resolved_at = $7, reopen_count = $8, version = $9 \
@@ -616,7 +616,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn enqueue(&self, outbox: &[NewOutbox], now: DateTime<Utc>) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.writer.begin_with($begin).await?;
                 for item in outbox {
                     $crate::store::sql::insert_outbox!(&mut *tx, item, now);
                 }
@@ -636,7 +636,7 @@ macro_rules! impl_sql_store {
                     .bind(lease_until)
                     .bind(now)
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.writer)
                     .await?;
                 let mut items = rows
                     .into_iter()
@@ -654,7 +654,7 @@ macro_rules! impl_sql_store {
                 completion: &Completion,
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.writer.begin_with($begin).await?;
                 sqlx::query(
                     "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, reference = $1, finished_at = $2, \
                        locked_by = NULL, locked_until = NULL WHERE id = $3 AND state = 'pending'",
@@ -710,7 +710,7 @@ macro_rules! impl_sql_store {
                 .bind(next_attempt_at)
                 .bind(error)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -722,7 +722,7 @@ macro_rules! impl_sql_store {
                 error: &str,
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
+                let mut tx = self.writer.begin_with($begin).await?;
                 let case: Option<Option<Uuid>> = sqlx::query_scalar(
                     "UPDATE outbox SET state = 'dead', attempts = $1, last_error = $2, finished_at = $3, \
                        locked_by = NULL, locked_until = NULL WHERE id = $4 AND state = 'pending' RETURNING case_id",
