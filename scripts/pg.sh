@@ -27,13 +27,13 @@ pg_install_if_missing() {
     if [[ -n "$(pg_bin_dir)" ]]; then
         return
     fi
-    echo "scripts/test: PostgreSQL is not installed; installing it with apt." >&2
+    echo "pg.sh: PostgreSQL is not installed; installing it with apt." >&2
     local sudo=""
     [[ "$(id -u)" == 0 ]] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
     if [[ -z "$(pg_bin_dir)" ]]; then
-        echo "scripts/test: PostgreSQL could not be installed." >&2
+        echo "pg.sh: PostgreSQL could not be installed." >&2
         return 1
     fi
 }
@@ -65,7 +65,7 @@ pg_start() {
     }
     PG_BIN="$bin"
     export TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
-    echo "scripts/test: throwaway PostgreSQL on 127.0.0.1:$port ($PG_TMP)" >&2
+    echo "pg.sh: throwaway PostgreSQL on 127.0.0.1:$port ($PG_TMP)" >&2
 }
 
 pg_stop() {

@@ -26,6 +26,7 @@ use handoff_core::{
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cases::{Actor, Case, CaseCommand, CaseState, Transition};
 use crate::clock::Clock;
@@ -158,14 +159,18 @@ impl<S: Store> Engine<S> {
             for stored in batch {
                 let span = tracing::info_span!("inbound", seq = stored.seq,
                     platform = %stored.event.platform, event_id = %stored.event.event_id);
-                let _enter = span.enter();
-                let problem = self.process(&stored.event).await?;
-                if let Some(p) = &problem {
-                    tracing::warn!(problem = %p, "Event processed with a problem.");
+                async {
+                    let problem = self.process(&stored.event).await?;
+                    if let Some(p) = &problem {
+                        tracing::warn!(problem = %p, "Event processed with a problem.");
+                    }
+                    self.store
+                        .finish_inbound(stored.seq, self.clock.now(), problem.as_deref())
+                        .await?;
+                    Ok::<(), EngineError>(())
                 }
-                self.store
-                    .finish_inbound(stored.seq, self.clock.now(), problem.as_deref())
-                    .await?;
+                .instrument(span)
+                .await?;
                 done += 1;
             }
             self.outbox_wake.notify_one();
