@@ -95,18 +95,6 @@ pub struct Secrets {
     pub llm_api_key: Option<Secret>,
 }
 
-/// The environment variables read as secrets, in display order.
-pub const SECRET_VARS: [&str; 8] = [
-    "DATABASE_URL",
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-    "DISCORD_TOKEN",
-    "TEAMS_APP_ID",
-    "TEAMS_APP_PASSWORD",
-    "LLM_API_KEY",
-];
-
 impl Secrets {
     fn from_env(env: &BTreeMap<String, String>) -> Self {
         let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
@@ -123,18 +111,18 @@ impl Secrets {
         }
     }
 
-    fn is_set(&self, var: &str) -> bool {
-        match var {
-            "DATABASE_URL" => self.database_url.is_some(),
-            "SLACK_BOT_TOKEN" => self.slack_bot_token.is_some(),
-            "SLACK_SIGNING_SECRET" => self.slack_signing_secret.is_some(),
-            "SLACK_APP_TOKEN" => self.slack_app_token.is_some(),
-            "DISCORD_TOKEN" => self.discord_token.is_some(),
-            "TEAMS_APP_ID" => self.teams_app_id.is_some(),
-            "TEAMS_APP_PASSWORD" => self.teams_app_password.is_some(),
-            "LLM_API_KEY" => self.llm_api_key.is_some(),
-            _ => false,
-        }
+    /// Each secret's variable and whether it is set, in display order.
+    pub fn presence(&self) -> [(&'static str, bool); 8] {
+        [
+            ("DATABASE_URL", self.database_url.is_some()),
+            ("SLACK_BOT_TOKEN", self.slack_bot_token.is_some()),
+            ("SLACK_SIGNING_SECRET", self.slack_signing_secret.is_some()),
+            ("SLACK_APP_TOKEN", self.slack_app_token.is_some()),
+            ("DISCORD_TOKEN", self.discord_token.is_some()),
+            ("TEAMS_APP_ID", self.teams_app_id.is_some()),
+            ("TEAMS_APP_PASSWORD", self.teams_app_password.is_some()),
+            ("LLM_API_KEY", self.llm_api_key.is_some()),
+        ]
     }
 }
 
@@ -332,15 +320,13 @@ impl Config {
             (None, false) => format!("the environment ({})", from_env.join(", ")),
             (None, true) => "the defaults".to_owned(),
         };
-        // Round-trip through text so the parser's message names the key.
-        let merged = toml::to_string(&table).map_err(|e| ConfigError::Parse {
-            origin: origin.clone(),
-            message: e.to_string(),
-        })?;
-        let mut config: Config = toml::from_str(&merged).map_err(|e| ConfigError::Parse {
-            origin,
-            message: e.message().to_owned() + &key_hint(&e, &merged),
-        })?;
+        // Deserialising the merged table (not text) makes the error end with
+        // "in `outbox.max_attempts`", naming the key wherever it was set.
+        let mut config =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
+                origin,
+                message: e.to_string().trim_end().replace('\n', " "),
+            })?;
         config.secrets = Secrets::from_env(env);
         config.validate()?;
         Ok(config)
@@ -416,12 +402,8 @@ impl Config {
         );
         out.push_str(&toml::to_string_pretty(self).unwrap_or_else(|e| format!("# {e}\n")));
         out.push_str("\n# Secrets (environment only; values never shown)\n");
-        for var in SECRET_VARS {
-            let state = if self.secrets.is_set(var) {
-                "set"
-            } else {
-                "unset"
-            };
+        for (var, set) in self.secrets.presence() {
+            let state = if set { "set" } else { "unset" };
             out.push_str(&format!("# {var}: {state}\n"));
         }
         out
@@ -455,26 +437,6 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
     }
     t.insert(last.clone(), value);
     Ok(())
-}
-
-/// Names the offending line of the merged document when the parser gave a span.
-fn key_hint(e: &toml::de::Error, merged: &str) -> String {
-    e.span()
-        .and_then(|span| {
-            let line_start = merged[..span.start].rfind('\n').map_or(0, |i| i + 1);
-            let line_end = merged[span.start..]
-                .find('\n')
-                .map_or(merged.len(), |i| span.start + i);
-            let line = merged[line_start..line_end].trim();
-            let header = merged[..line_start]
-                .lines()
-                .rev()
-                .find(|l| l.starts_with('['))
-                .map(|h| format!(" under {h}"))
-                .unwrap_or_default();
-            (!line.is_empty()).then(|| format!(" (at `{line}`{header})"))
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

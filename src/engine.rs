@@ -197,13 +197,8 @@ impl<S: Store> Engine<S> {
         match &event.kind {
             InboundKind::CustomerMessage(m) => self.customer_message(event, m).await,
             InboundKind::AgentAction(a) => self.agent_action(event.platform, a).await,
-            InboundKind::AgentReply(_) | InboundKind::Reaction(_) => Ok(Some(format!(
-                "{} events are not handled by this version of handoff",
-                match event.kind {
-                    InboundKind::AgentReply(_) => "agent reply",
-                    _ => "reaction",
-                }
-            ))),
+            InboundKind::AgentReply(_) => Ok(Some(not_handled("agent reply"))),
+            InboundKind::Reaction(_) => Ok(Some(not_handled("reaction"))),
         }
     }
 
@@ -341,6 +336,12 @@ impl<S: Store> Engine<S> {
         }
         Ok(outcome)
     }
+}
+
+/// Recorded on an event whose kind this version stores but does not act on,
+/// so it is visibly set aside rather than silently dropped or retried forever.
+fn not_handled(kind: &str) -> String {
+    format!("{kind} events are not handled by this version of handoff")
 }
 
 /// The team-side platform a case's card lives on: where its card was posted,
