@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{AgentDirectory, Engine};
+use crate::escalation::Intelligence;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::outbox::{Adapters, OutboxWorker};
@@ -22,10 +23,16 @@ pub enum AppError {
     /// The store could not be prepared.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The configuration cannot be built into rules.
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The HTTP server failed.
     #[error("the HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
 }
+
+/// How often the unanswered-message timer looks for waiting customers.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs handoff on an already bound listener until `shutdown` fires.
 /// Migrations are applied first, so `/readyz` is green once it answers.
@@ -38,6 +45,7 @@ pub async fn serve<S: Store>(
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     store.migrate().await?;
+    let intel = Arc::new(Intelligence::new(config).map_err(|e| AppError::Config(e.to_string()))?);
     let metrics = Arc::new(Metrics::default());
     let outbox_wake = Arc::new(Notify::new());
     let engine = Arc::new(Engine::new(
@@ -45,6 +53,7 @@ pub async fn serve<S: Store>(
         clock.clone(),
         Arc::clone(&metrics),
         AgentDirectory::new(&config.agents),
+        intel,
         Arc::clone(&outbox_wake),
     ));
     let worker = OutboxWorker::new(
@@ -61,6 +70,11 @@ pub async fn serve<S: Store>(
         let shutdown = shutdown.clone();
         tokio::spawn(async move { engine.run_processor(shutdown).await })
     };
+    let sweeper = {
+        let engine = Arc::clone(&engine);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { engine.run_sweeper(SWEEP_EVERY, shutdown).await })
+    };
     tracing::info!(
         address = %listener.local_addr()?,
         store = store.backend(),
@@ -72,6 +86,7 @@ pub async fn serve<S: Store>(
     // record the deliveries it has in flight.
     shutdown.cancel();
     let _ = processor.await;
+    let _ = sweeper.await;
     let _ = worker.await;
     tracing::info!("handoff stopped.");
     Ok(served?)

@@ -14,7 +14,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::AnalyzerSettings;
+use crate::analysis::entities::{EntityKind, RedactionPolicy};
+use crate::analysis::intent::{self, IntentSpec};
+use crate::analysis::llm::LlmConfig;
 use crate::outbox::OutboxSettings;
+use crate::routing::RoutingConfig;
+use crate::triggers::{self, TriggerRule, Triggers};
 
 /// A configuration problem, always naming the key (or file) and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -241,6 +247,53 @@ pub struct AgentConfig {
     pub inbox_login: Option<String>,
 }
 
+/// `[analysis]`: the intent taxonomy, sentiment names and redaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisConfig {
+    /// True: `intents` replaces the default taxonomy; false: it extends it
+    /// (an intent with a default's name adds keywords and examples to it).
+    pub replace_intents: bool,
+    /// The team's intents (`[[analysis.intents]]`).
+    pub intents: Vec<IntentSpec>,
+    /// The intent reported when the classifier is unsure.
+    pub fallback_intent: String,
+    /// Below this confidence (0..1) the fallback intent is reported.
+    pub min_intent_confidence: f32,
+    /// Brand and product names that are not opinions ("United", "Acme").
+    pub neutral_words: Vec<String>,
+    /// Entity kinds masked before text reaches team chat or the LLM.
+    /// Card numbers are masked whatever this says.
+    pub redact: Vec<EntityKind>,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        let settings = AnalyzerSettings::default();
+        Self {
+            replace_intents: false,
+            intents: Vec::new(),
+            fallback_intent: settings.fallback_intent,
+            min_intent_confidence: settings.min_intent_confidence,
+            neutral_words: Vec::new(),
+            redact: vec![EntityKind::CardNumber],
+        }
+    }
+}
+
+impl AnalysisConfig {
+    /// The analyser's settings, with the taxonomy merged.
+    pub fn settings(&self) -> AnalyzerSettings {
+        AnalyzerSettings {
+            intents: intent::merge_taxonomy(&self.intents, self.replace_intents),
+            fallback_intent: self.fallback_intent.clone(),
+            min_intent_confidence: self.min_intent_confidence,
+            neutral_words: self.neutral_words.clone(),
+            redaction: RedactionPolicy::new(self.redact.iter().copied()),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -257,6 +310,14 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// The team.
     pub agents: Vec<AgentConfig>,
+    /// Sentiment, intent, entities, redaction.
+    pub analysis: AnalysisConfig,
+    /// Optional LLM summary enrichment.
+    pub llm: LlmConfig,
+    /// Escalation rules (`[[triggers]]`); setting any replaces the defaults.
+    pub triggers: Vec<TriggerRule>,
+    /// Where cases go.
+    pub routing: RoutingConfig,
     /// Secrets from the environment; never serialised.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -271,6 +332,10 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             outbox: OutboxConfig::default(),
             agents: Vec::new(),
+            analysis: AnalysisConfig::default(),
+            llm: LlmConfig::default(),
+            triggers: triggers::default_rules(),
+            routing: RoutingConfig::default(),
             secrets: Secrets::default(),
         }
     }
@@ -390,6 +455,79 @@ impl Config {
                     &format!("repeats the agent id {:?}", a.id),
                 ));
             }
+        }
+        self.validate_intelligence()
+    }
+
+    /// The taxonomy, triggers, routes and LLM settings: every name a rule
+    /// uses must exist and every pattern must compile.
+    fn validate_intelligence(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, problem: String| ConfigError::Invalid { key, problem };
+        let a = &self.analysis;
+        let settings = a.settings();
+        let mut names = Vec::new();
+        for (i, spec) in a.intents.iter().enumerate() {
+            if spec.name.trim().is_empty() {
+                return Err(invalid(
+                    format!("analysis.intents[{i}].name"),
+                    "must not be empty".into(),
+                ));
+            }
+            if a.replace_intents && spec.examples.is_empty() && spec.keywords.is_empty() {
+                return Err(invalid(
+                    format!("analysis.intents[{i}]"),
+                    format!("({:?}) needs examples or keywords to learn from", spec.name),
+                ));
+            }
+        }
+        for spec in &settings.intents {
+            if names.contains(&spec.name) {
+                return Err(invalid(
+                    "analysis.intents".into(),
+                    format!("repeats the intent {:?}", spec.name),
+                ));
+            }
+            names.push(spec.name.clone());
+        }
+        if names.is_empty() {
+            return Err(invalid(
+                "analysis.intents".into(),
+                "replaces the taxonomy with nothing".into(),
+            ));
+        }
+        if !names.contains(&a.fallback_intent) {
+            return Err(invalid(
+                "analysis.fallback_intent".into(),
+                format!(
+                    "names the unknown intent {:?} (known: {})",
+                    a.fallback_intent,
+                    names.join(", ")
+                ),
+            ));
+        }
+        if !(0.0..=1.0).contains(&a.min_intent_confidence) {
+            return Err(invalid(
+                "analysis.min_intent_confidence".into(),
+                "must be between 0 and 1".into(),
+            ));
+        }
+        Triggers::new(&self.triggers, &names).map_err(|e| invalid(e.key, e.problem))?;
+        self.routing
+            .validate(&names)
+            .map_err(|e| invalid(e.key, e.problem))?;
+        if let Some(url) = &self.llm.base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    "llm.base_url".into(),
+                    "must start with http:// or https://".into(),
+                ));
+            }
+        }
+        if self.llm.timeout_ms == 0 {
+            return Err(invalid(
+                "llm.timeout_ms".into(),
+                "must be at least 1".into(),
+            ));
         }
         Ok(())
     }

@@ -11,10 +11,16 @@
 //!    transition written with its commands in one transaction.
 //! 4. The outbox worker is woken to deliver.
 //!
-//! What is not here yet: escalation triggers and case opening (the
-//! conversation-intelligence issue), rendered cards and notices (templates
-//! arrive with the web chat/inbox issue), and the agent-reply relay with its
-//! internal-note rules. Events of kinds this engine does not handle yet are
+//! 5. A customer message in a conversation that has never escalated is
+//!    analysed with the whole conversation; when a trigger fires, a case is
+//!    opened with its reasons, urgency, intent, sentiment, summary, route
+//!    and previous agent, and its card is queued in the same transaction.
+//!    [`Engine::sweep_unanswered`] does the same on a timer for customers
+//!    left without an answer.
+//!
+//! What is not here yet: rendered cards and notices (templates arrive with
+//! the web chat/inbox issue; the card is plain text with its data in
+//! `rich`), and the agent-reply relay with its internal-note rules. Events of kinds this engine does not handle yet are
 //! marked processed with an error saying so, never silently dropped.
 
 use std::collections::HashMap;
@@ -28,13 +34,16 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::analysis::summary::Author;
 use crate::cases::{Actor, Case, CaseCommand, CaseState, Transition};
 use crate::clock::Clock;
 use crate::config::AgentConfig;
+use crate::escalation::{CustomerFacts, Decision, Intelligence};
 use crate::metrics::{InboundOutcome, Metrics};
 use crate::store::{
-    self, AuthorKind, CaseOutcome, InboundRecord, NewMessage, NewOutbox, Store, StoreError,
+    self, AuthorKind, CaseOutcome, InboundRecord, NewCase, NewMessage, NewOutbox, Store, StoreError,
 };
+use crate::triggers::TurnFacts;
 
 /// Errors while handling an event.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +101,7 @@ pub struct Engine<S> {
     clock: Clock,
     metrics: Arc<Metrics>,
     agents: AgentDirectory,
+    intel: Arc<Intelligence>,
     /// Rung after new inbound events are stored.
     inbound_wake: Notify,
     /// Rung after outbox rows are written.
@@ -100,6 +110,10 @@ pub struct Engine<S> {
 
 /// How many stored events one processing round takes.
 const INBOUND_BATCH: i64 = 64;
+/// The most recent turns the triggers look at.
+const MAX_TURNS: usize = 50;
+/// Conversations one unanswered sweep looks at.
+const SWEEP_BATCH: i64 = 100;
 
 impl<S: Store> Engine<S> {
     /// An engine over `store`, waking the outbox worker through `outbox_wake`.
@@ -108,6 +122,7 @@ impl<S: Store> Engine<S> {
         clock: Clock,
         metrics: Arc<Metrics>,
         agents: AgentDirectory,
+        intel: Arc<Intelligence>,
         outbox_wake: Arc<Notify>,
     ) -> Self {
         Self {
@@ -115,6 +130,7 @@ impl<S: Store> Engine<S> {
             clock,
             metrics,
             agents,
+            intel,
             inbound_wake: Notify::new(),
             outbox_wake,
         }
@@ -273,9 +289,139 @@ impl<S: Store> Engine<S> {
             )
             .await?;
         if stored.is_none() {
-            tracing::info!("The customer message was stored before; nothing to do.");
+            tracing::info!("The customer message was stored before.");
+        }
+        // Checked even for a message stored before: a crash between storing
+        // it and opening the case must not lose the escalation.
+        if case.is_none() {
+            let facts = CustomerFacts {
+                metadata: &customer.metadata,
+                source: event.platform,
+            };
+            self.consider_escalation(
+                customer.id,
+                customer.display_name.as_deref(),
+                conversation.id,
+                facts,
+                now,
+            )
+            .await?;
         }
         Ok(None)
+    }
+
+    /// Runs the triggers over a never-escalated conversation and, when one
+    /// fires, opens the case and queues its card together.
+    async fn consider_escalation(
+        &self,
+        customer: handoff_core::CustomerId,
+        display_name: Option<&str>,
+        conversation: handoff_core::ConversationId,
+        facts: CustomerFacts<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Case>, EngineError> {
+        let messages = self.store.messages(conversation).await?;
+        let mut scratch = crate::analysis::Scratch::default();
+        // The latest turns are enough to decide, and bound the work.
+        let recent = &messages[messages.len().saturating_sub(MAX_TURNS)..];
+        let turns: Vec<TurnFacts> = recent
+            .iter()
+            .filter(|m| !m.internal_note)
+            .map(|m| {
+                self.intel
+                    .facts(author(m.author), &m.body, m.created_at, None, &mut scratch)
+            })
+            .collect();
+        let Some(decision) = self.intel.decide(&turns, facts, now) else {
+            return Ok(None);
+        };
+        let previous_owner = match self.intel.previous_agent_window() {
+            Some(window) => self.store.previous_agent(customer, now - window).await?,
+            None => None,
+        };
+        let summary = self.intel.summary_text(&decision, &turns).await;
+        let reasons = decision.reasons();
+        let id = handoff_core::CaseId::new();
+        let case = NewCase {
+            id,
+            conversation,
+            reason: reasons.first().cloned().unwrap_or_default(),
+            reasons: reasons.clone(),
+            urgency: decision.urgency,
+            intent: decision.intent.as_ref().map(|(n, _)| n.clone()),
+            sentiment: decision.sentiment.map(f64::from),
+            summary: summary.clone(),
+            route: decision.route.clone(),
+            previous_owner: previous_owner.clone(),
+            opened_at: now,
+        };
+        let card = NewOutbox {
+            platform: decision.target.platform,
+            ordering_key: format!("card:{id}"),
+            case: Some(id),
+            idempotency_key: format!("case:{id}:card"),
+            command: OutboundCommand::PostCard {
+                case: id,
+                channel: decision.target.channel.clone(),
+                content: card_content(
+                    &decision,
+                    &summary,
+                    display_name,
+                    facts.source,
+                    previous_owner.as_ref(),
+                ),
+            },
+        };
+        let opened = self.store.open_case(&case, &[card]).await?;
+        tracing::info!(case_id = %id, reasons = %reasons.join(","), urgency = decision.urgency.as_str(),
+            route = %decision.route, "Escalated: case opened.");
+        self.outbox_wake.notify_one();
+        Ok(Some(opened))
+    }
+
+    /// Escalates conversations whose customer has waited longer than the
+    /// unanswered trigger allows. Returns how many cases it opened.
+    pub async fn sweep_unanswered(&self) -> Result<usize, EngineError> {
+        let Some(after) = self.intel.triggers().unanswered_after() else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        let until = now - after;
+        // A day of look-back: turning the timer on must not escalate every
+        // conversation in the database at once.
+        let from = until - chrono::Duration::days(1);
+        let mut opened = 0;
+        for quiet in self
+            .store
+            .quiet_conversations(from, until, SWEEP_BATCH)
+            .await?
+        {
+            let facts = CustomerFacts {
+                metadata: &quiet.metadata,
+                source: quiet.platform,
+            };
+            if self
+                .consider_escalation(quiet.customer, None, quiet.conversation, facts, now)
+                .await?
+                .is_some()
+            {
+                opened += 1;
+            }
+        }
+        Ok(opened)
+    }
+
+    /// Runs [`Engine::sweep_unanswered`] every `every` until `shutdown`.
+    pub async fn run_sweeper(&self, every: std::time::Duration, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.cancelled() => return,
+            }
+            if let Err(e) = self.sweep_unanswered().await {
+                tracing::error!(error = %e, "The unanswered-message sweep failed; will retry.");
+            }
+        }
     }
 
     async fn agent_action(
@@ -335,6 +481,68 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(outcome)
+    }
+}
+
+fn author(kind: AuthorKind) -> Author {
+    match kind {
+        AuthorKind::Customer => Author::Customer,
+        AuthorKind::Bot => Author::Bot,
+        AuthorKind::Agent => Author::Agent,
+        AuthorKind::System => Author::System,
+    }
+}
+
+/// The handoff card's content: plain text for now, and every field in
+/// `rich` for the template renderer and adapters.
+fn card_content(
+    d: &Decision,
+    summary: &str,
+    customer: Option<&str>,
+    source: Platform,
+    previous: Option<&AgentId>,
+) -> Content {
+    let who = customer.unwrap_or("A customer");
+    let mut text = String::new();
+    if let Some(mention) = &d.target.mention {
+        text.push_str(mention);
+        text.push(' ');
+    }
+    text.push_str(&format!(
+        "{who} on {source} needs a person ({}): {}",
+        d.urgency.as_str(),
+        d.escalations
+            .iter()
+            .map(|e| e.detail.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
+    if let Some((intent, _)) = &d.intent {
+        text.push_str(&format!("\nIntent: {intent}"));
+    }
+    if !summary.is_empty() {
+        text.push_str(&format!("\n{summary}"));
+    }
+    if let Some(agent) = previous {
+        text.push_str(&format!("\nPrevious agent: {agent}"));
+    }
+    Content {
+        text,
+        rich: Some(serde_json::json!({
+            "customer": customer,
+            "source": source.as_str(),
+            "urgency": d.urgency.as_str(),
+            "reasons": d.escalations,
+            "intent": d.intent.as_ref().map(|(n, c)| serde_json::json!({"name": n, "confidence": c})),
+            "sentiment": d.sentiment,
+            "language": d.language,
+            "route": d.route,
+            "mention": d.target.mention,
+            "summary": summary,
+            "facts": d.summary.facts,
+            "tried": d.summary.tried,
+            "previous_agent": previous.map(AgentId::as_str),
+        })),
     }
 }
 

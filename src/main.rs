@@ -6,11 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use handoff::app;
+use handoff::analysis::Analyzer;
 use handoff::clock::Clock;
 use handoff::config::{Config, LogFormat};
+use handoff::escalation::Intelligence;
 use handoff::outbox::Adapters;
 use handoff::store::{DatabaseUrl, PgStore, SqliteStore, Store};
+use handoff::{app, batch};
+use std::io::Write as _;
 use tokio_util::sync::CancellationToken;
 
 /// Hands customer conversations from Discord and web chat to a support team
@@ -40,6 +43,21 @@ enum Command {
     Migrate,
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
+    /// Analyse JSON lines from stdin (`{"text": ...}`), one result per line.
+    Analyze {
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Dry-run the configured triggers and routes over saved conversations
+    /// (JSON lines, one conversation per line; `-` reads stdin).
+    Replay {
+        /// The file of conversations.
+        file: PathBuf,
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,9 +89,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         config.listen.clone_from(listen);
         config.listen_addr()?;
     }
-    if let Command::CheckConfig = cli.command {
-        print!("{}", config.describe());
-        return Ok(());
+    match &cli.command {
+        Command::CheckConfig => {
+            print!("{}", config.describe());
+            return Ok(());
+        }
+        Command::Analyze { threads } => return analyze(&config, *threads),
+        Command::Replay { file, json } => return replay(&config, file, *json),
+        _ => {}
     }
     init_tracing(&config);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -114,8 +137,38 @@ async fn with_store<S: Store>(store: S, command: Command, config: &Config) -> an
             app::serve(store, config, adapters, listener, Clock::System, shutdown).await?;
             Ok(())
         }
-        Command::CheckConfig => Ok(()),
+        Command::CheckConfig | Command::Analyze { .. } | Command::Replay { .. } => Ok(()),
     }
+}
+
+fn analyze(config: &Config, threads: Option<usize>) -> anyhow::Result<()> {
+    let analyzer = Analyzer::new(&config.analysis.settings());
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let mut input = std::io::stdin().lock();
+    let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let (lines, errors) = batch::analyze(&analyzer, &mut input, &mut output, threads)
+        .context("reading or writing the JSON lines failed")?;
+    output.flush().context("writing the results failed")?;
+    if errors > 0 {
+        eprintln!("analyzed {lines} lines; {errors} were errors (see their output lines)");
+    }
+    Ok(())
+}
+
+fn replay(config: &Config, file: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let intel = Intelligence::new(config)?;
+    let mut output = std::io::BufWriter::new(std::io::stdout().lock());
+    if file == std::path::Path::new("-") {
+        batch::replay(&intel, &mut std::io::stdin().lock(), &mut output, json)?;
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        batch::replay(&intel, &mut std::io::BufReader::new(f), &mut output, json)?;
+    }
+    output.flush().context("writing the results failed")?;
+    Ok(())
 }
 
 fn init_tracing(config: &Config) {

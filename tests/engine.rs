@@ -1,6 +1,8 @@
 //! The engine's inbound path on both backends: stored before acknowledged,
 //! redeliveries dropped, processing from the stored copy, agent actions
-//! turned into case transitions with their card update queued.
+//! turned into case transitions with their card update queued, and
+//! escalation: triggers opening routed cases, the unanswered timer, and
+//! the previous agent named on a returning customer's card.
 
 mod common;
 
@@ -9,8 +11,9 @@ use std::sync::Arc;
 use common::t0;
 use handoff::cases::CaseState;
 use handoff::clock::Clock;
-use handoff::config::AgentConfig;
+use handoff::config::{AgentConfig, Config};
 use handoff::engine::{AgentDirectory, Engine, Ingested};
+use handoff::escalation::Intelligence;
 use handoff::metrics::Metrics;
 use handoff::store::{AuthorKind, CaseOutcome, Store};
 use handoff_core::{
@@ -23,9 +26,16 @@ on_both_backends!(
     a_redelivered_event_is_acknowledged_and_dropped,
     an_agent_click_claims_and_queues_the_card_update,
     a_customer_message_reopens_a_resolved_case,
+    a_human_request_opens_a_routed_case_with_its_card,
+    a_quiet_conversation_escalates_once_its_customer_has_waited,
+    a_returning_customer_card_names_the_previous_agent,
 );
 
 fn engine<S: Store>(store: S) -> Engine<S> {
+    engine_with(store, Clock::manual(t0()), &Config::default())
+}
+
+fn engine_with<S: Store>(store: S, clock: Clock, config: &Config) -> Engine<S> {
     let agents = AgentDirectory::new(&[AgentConfig {
         id: "alice".into(),
         name: "Alice".into(),
@@ -35,14 +45,19 @@ fn engine<S: Store>(store: S) -> Engine<S> {
     }]);
     Engine::new(
         store,
-        Clock::manual(t0()),
+        clock,
         Arc::new(Metrics::default()),
         agents,
+        Arc::new(Intelligence::new(config).unwrap()),
         Arc::new(Notify::new()),
     )
 }
 
 fn customer_says(id: &str, text: &str) -> InboundEvent {
+    customer_in("session-1", id, text)
+}
+
+fn customer_in(session: &str, id: &str, text: &str) -> InboundEvent {
     InboundEvent {
         platform: Platform::Webchat,
         event_id: id.into(),
@@ -53,7 +68,7 @@ fn customer_says(id: &str, text: &str) -> InboundEvent {
                 display_name: Some("Ada".into()),
                 ..Default::default()
             },
-            conversation: "session-1".into(),
+            conversation: session.into(),
             text: text.into(),
             platform_message_id: Some(id.into()),
             attachments: vec![],
@@ -187,5 +202,159 @@ async fn a_customer_message_reopens_a_resolved_case<S: Store>(store: S) {
         messages[0].case,
         Some(case),
         "the message joins the reopened case"
+    );
+}
+
+/// The conversation of the test visitor in `session`.
+async fn conversation_of<S: Store>(store: &S, session: &str) -> handoff_core::ConversationId {
+    let customer = store
+        .upsert_customer(
+            Platform::Webchat,
+            &CustomerIdentity {
+                external_id: "visitor-1".into(),
+                ..Default::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    store
+        .conversation(customer.id, Platform::Webchat, session, t0())
+        .await
+        .unwrap()
+        .id
+}
+
+async fn a_human_request_opens_a_routed_case_with_its_card<S: Store>(store: S) {
+    let config: Config = Config::load(None, &Default::default()).unwrap();
+    let mut config = config;
+    config.routing = toml::from_str(
+        "[[routes]]\nname = \"orders\"\nslack_channel = \"C_ORDERS\"\nwhen = { intents = [\"shipping\"] }\n",
+    )
+    .unwrap();
+    let engine = engine_with(store.clone(), Clock::manual(t0()), &config);
+    engine
+        .ingest(&customer_says(
+            "m-1",
+            "where is my package? order 88123 was due last week",
+        ))
+        .await
+        .unwrap();
+    engine.process_pending().await.unwrap();
+    let conv = conversation_of(&store, "session-1").await;
+    assert!(
+        store.latest_case(conv).await.unwrap().is_none(),
+        "a question alone does not escalate"
+    );
+
+    engine
+        .ingest(&customer_says("m-2", "can I talk to a real person please"))
+        .await
+        .unwrap();
+    engine.process_pending().await.unwrap();
+    let case = store.latest_case(conv).await.unwrap().expect("escalated");
+    assert_eq!(case.state, CaseState::Open);
+    assert_eq!(case.reason, "human_request");
+    assert_eq!(case.urgency, handoff::cases::Urgency::High);
+    assert_eq!(case.intent.as_deref(), Some("shipping"));
+    assert_eq!(case.route, "orders");
+    assert!(case.summary.contains("order 88123"), "{}", case.summary);
+    let outbox = store.case_outbox(case.id).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].item.platform, Platform::Slack);
+    let OutboundCommand::PostCard {
+        channel, content, ..
+    } = &outbox[0].item.command
+    else {
+        panic!("expected the card, got {:?}", outbox[0].item.command);
+    };
+    assert_eq!(channel, "C_ORDERS");
+    let rich = content.rich.as_ref().unwrap();
+    assert_eq!(rich["customer"], "Ada");
+    assert_eq!(rich["reasons"][0]["reason"], "human_request");
+    assert_eq!(rich["facts"][0], "order 88123");
+
+    // Later messages join the case; no second case is opened.
+    engine
+        .ingest(&customer_says("m-3", "agent please!!"))
+        .await
+        .unwrap();
+    engine.process_pending().await.unwrap();
+    assert_eq!(store.latest_case(conv).await.unwrap().unwrap().id, case.id);
+    let commands: Vec<_> = store
+        .case_outbox(case.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.item.command.name())
+        .collect();
+    assert_eq!(commands, ["post_card", "post_in_thread"]);
+}
+
+async fn a_quiet_conversation_escalates_once_its_customer_has_waited<S: Store>(store: S) {
+    let clock = Clock::manual(t0());
+    let engine = engine_with(store.clone(), clock.clone(), &Config::default());
+    engine
+        .ingest(&customer_says("m-1", "is the shop open on sundays?"))
+        .await
+        .unwrap();
+    engine.process_pending().await.unwrap();
+    let conv = conversation_of(&store, "session-1").await;
+
+    clock.advance(std::time::Duration::from_secs(9 * 60));
+    assert_eq!(engine.sweep_unanswered().await.unwrap(), 0, "not yet");
+    clock.advance(std::time::Duration::from_secs(2 * 60));
+    assert_eq!(engine.sweep_unanswered().await.unwrap(), 1);
+    let case = store.latest_case(conv).await.unwrap().unwrap();
+    assert_eq!(case.reason, "unanswered");
+    assert_eq!(
+        engine.sweep_unanswered().await.unwrap(),
+        0,
+        "escalated once"
+    );
+}
+
+async fn a_returning_customer_card_names_the_previous_agent<S: Store>(store: S) {
+    let engine = engine(store.clone());
+    engine
+        .ingest(&customer_in("s-old", "m-1", "agent please"))
+        .await
+        .unwrap();
+    engine.process_pending().await.unwrap();
+    let first = store
+        .latest_case(conversation_of(&store, "s-old").await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.previous_owner, None);
+    engine
+        .ingest(&click(first.id, "U_ALICE", "a-1"))
+        .await
+        .unwrap();
+    engine.process_pending().await.unwrap();
+    engine
+        .act(
+            first.id,
+            &handoff::cases::CaseCommand::Resolve {
+                by: handoff::cases::Actor::System,
+            },
+        )
+        .await
+        .unwrap();
+
+    engine
+        .ingest(&customer_in("s-new", "m-2", "human!!"))
+        .await
+        .unwrap();
+    engine.process_pending().await.unwrap();
+    let second = store
+        .latest_case(conversation_of(&store, "s-new").await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(second.id, first.id);
+    assert_eq!(
+        second.previous_owner,
+        Some(handoff_core::AgentId::new("alice"))
     );
 }

@@ -343,6 +343,19 @@ pub enum Completion {
     },
 }
 
+/// A conversation waiting on an answer, with what the triggers need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuietConversation {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Its customer.
+    pub customer: CustomerId,
+    /// Where the customer writes.
+    pub platform: Platform,
+    /// The customer's metadata.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
 /// Outbox depth per platform, for `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxDepth {
@@ -506,6 +519,24 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Pending and dead counts per platform.
     fn outbox_depth(&self) -> impl Future<Output = Result<Vec<OutboxDepth>, StoreError>> + Send;
+
+    /// The agent who last resolved a case of `customer` at or after
+    /// `since` (for "previous agent" on a new card).
+    fn previous_agent(
+        &self,
+        customer: CustomerId,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<AgentId>, StoreError>> + Send;
+
+    /// Conversations never escalated whose last message is the customer's
+    /// and was written between `from` and `until`, oldest first (for the
+    /// unanswered-message timer).
+    fn quiet_conversations(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<QuietConversation>, StoreError>> + Send;
 
     /// Every outbound command of a case, oldest first.
     fn case_outbox(

@@ -769,6 +769,52 @@ macro_rules! impl_sql_store {
                     .collect()
             }
 
+            async fn previous_agent(&self, customer: CustomerId, since: DateTime<Utc>) -> Result<Option<AgentId>, StoreError> {
+                let row: Option<(Option<String>,)> = sqlx::query_as(
+                    "SELECT k.previous_owner FROM cases k JOIN conversations c ON c.id = k.conversation_id \
+                     WHERE c.customer_id = $1 AND k.state = 'resolved' AND k.resolved_at >= $2 \
+                       AND k.previous_owner IS NOT NULL \
+                     ORDER BY k.resolved_at DESC LIMIT 1",
+                )
+                .bind(customer.0)
+                .bind(since)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.and_then(|(owner,)| owner).map(AgentId::new))
+            }
+
+            async fn quiet_conversations(
+                &self,
+                from: DateTime<Utc>,
+                until: DateTime<Utc>,
+                limit: i64,
+            ) -> Result<Vec<QuietConversation>, StoreError> {
+                let rows: Vec<(Uuid, Uuid, String, Json<serde_json::Map<String, serde_json::Value>>)> = sqlx::query_as(
+                    "SELECT c.id, c.customer_id, c.platform, u.metadata FROM conversations c \
+                     JOIN customers u ON u.id = c.customer_id \
+                     WHERE c.last_message_at >= $1 AND c.last_message_at <= $2 \
+                       AND NOT EXISTS (SELECT 1 FROM cases k WHERE k.conversation_id = c.id) \
+                       AND (SELECT m.author_kind FROM messages m WHERE m.conversation_id = c.id \
+                            ORDER BY m.created_at DESC, m.id DESC LIMIT 1) = 'customer' \
+                     ORDER BY c.last_message_at LIMIT $3",
+                )
+                .bind(from)
+                .bind(until)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, customer, platform, Json(metadata))| {
+                        Ok(QuietConversation {
+                            conversation: ConversationId(id),
+                            customer: CustomerId(customer),
+                            platform: $crate::store::sql::platform(&platform)?,
+                            metadata,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn case_outbox(&self, case: CaseId) -> Result<Vec<OutboxRecord>, StoreError> {
                 let rows: Vec<$crate::store::sql::OutboxRecordRow> = sqlx::query_as(
                     "SELECT id, platform, ordering_key, case_id, idempotency_key, command, attempts, created_at, \

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use super::sql::{claim_outbox_sql, impl_sql_store};
 use super::{
     CaseEvent, Completion, Conversation, Customer, InboundRecord, Message, NewCase, NewMessage,
-    NewOutbox, OutboxDepth, OutboxItem, OutboxRecord, StoreError, StoredInbound, redact_url,
+    NewOutbox, OutboxDepth, OutboxItem, OutboxRecord, QuietConversation, StoreError, StoredInbound,
+    redact_url,
 };
 use crate::cases::{Actor, Case, CaseEventKind, Transition};
 

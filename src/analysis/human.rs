@@ -1,0 +1,364 @@
+//! Does the customer explicitly ask for a person?
+//!
+//! Rules rather than the intent classifier, because this boolean opens a
+//! case on its own and must be both precise and explainable:
+//! - a contact verb followed by a person ("talk to someone", "transfer me
+//!   to an agent", "get me a human");
+//! - "real/live/actual" next to a person ("real person", "live agent");
+//! - a short message that is mostly a person word ("human!!", "agent
+//!   please", "representative");
+//! - "is there a human", "are there any people".
+//!
+//! "Customer service" alone is a department, not a person: "what are
+//! customer service's hours" is not a request. A refusal ("I don't want to
+//! talk to anyone") is not one either. Person words are matched allowing one
+//! typo, since people asking for a human are rarely typing carefully.
+
+use super::text::{Kind, Token, lower_into};
+
+/// Words naming a person on the company's side.
+const PERSONS: &[&str] = &[
+    "human",
+    "humans",
+    "person",
+    "people",
+    "agent",
+    "agents",
+    "operator",
+    "representative",
+    "representitive",
+    "rep",
+    "reps",
+    "someone",
+    "somebody",
+    "anyone",
+    "anybody",
+    "staff",
+    "employee",
+    "manager",
+    "supervisor",
+    "assistant",
+    "advisor",
+    "adviser",
+    "specialist",
+    "associate",
+    "consultant",
+    "technician",
+    "man",
+    "woman",
+    "individual",
+    "being",
+];
+/// Person words strong enough to be a request on their own in a short message.
+const STRONG: &[&str] = &[
+    "human",
+    "humans",
+    "agent",
+    "operator",
+    "representative",
+    "representitive",
+    "rep",
+    "person",
+    "supervisor",
+    "manager",
+];
+/// Verbs of getting in touch.
+const CONTACT: &[&str] = &[
+    "talk",
+    "talking",
+    "talked",
+    "speak",
+    "speaking",
+    "chat",
+    "chatting",
+    "contact",
+    "contacting",
+    "reach",
+    "reaching",
+    "call",
+    "calling",
+    "connect",
+    "connecting",
+    "transfer",
+    "transferring",
+    "get",
+    "put",
+    "escalate",
+    "escalating",
+    "need",
+    "want",
+    "wanna",
+    "give",
+    "ask",
+    "message",
+    "email",
+    "phone",
+    "text",
+    "communicate",
+    "communicating",
+    "deal",
+    "dealing",
+    "ring",
+];
+/// Words that may sit between a contact verb and the person.
+const LINKERS: &[&str] = &[
+    "to", "with", "a", "an", "the", "some", "me", "us", "one", "of", "your", "you", "real", "live",
+    "actual", "human", "proper", "another", "any", "goddamn", "damn", "fucking", "bloody",
+    "freaking", "frigging", "customer", "support", "service", "care", "sales",
+];
+/// Adjectives that make a person word unambiguous.
+const REAL: &[&str] = &["real", "live", "actual", "living", "human", "physical"];
+/// Words that make "anyone"/"someone" not the company's person.
+const REFUSAL: &[&str] = &["dont", "don't", "not", "no", "never", "nobody"];
+/// Filler allowed around a person word in a short request.
+const FILLER: &[&str] = &[
+    "please",
+    "pls",
+    "plz",
+    "a",
+    "an",
+    "the",
+    "now",
+    "asap",
+    "me",
+    "i",
+    "want",
+    "need",
+    "just",
+    "ok",
+    "okay",
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "real",
+    "live",
+    "actual",
+    "talk",
+    "to",
+    "speak",
+    "with",
+    "can",
+    "get",
+    "give",
+    "connect",
+    "transfer",
+    "us",
+    "customer",
+    "service",
+    "support",
+    "immediately",
+    "right",
+    "away",
+    "already",
+    "seriously",
+    "human",
+    "agent",
+    "some",
+    "one",
+    "someone",
+    "for",
+    "god's",
+    "sake",
+    "you",
+    "let",
+];
+
+/// True when the message asks to talk to a person.
+pub fn is_human_request(text: &str, tokens: &[Token]) -> bool {
+    let mut words: Vec<String> = Vec::with_capacity(tokens.len());
+    let mut buf = String::new();
+    for t in tokens.iter().filter(|t| t.kind == Kind::Word) {
+        words.push(lower_into(t.text(text), &mut buf).to_owned());
+    }
+    if words.is_empty() {
+        return false;
+    }
+    let persons: Vec<usize> = (0..words.len()).filter(|&i| is_person(&words[i])).collect();
+    if persons.is_empty() {
+        return false;
+    }
+    if refuses(&words) {
+        return false;
+    }
+    if is_bare_request(&words) {
+        return true;
+    }
+    // "I was charged twice. agent please": a bare request as one sentence
+    // of a longer message.
+    if words.len() > 6 && sentences_are_bare_requests(text) {
+        return true;
+    }
+    persons.iter().any(|&i| {
+        let adjective = i > 0 && REAL.contains(&words[i - 1].as_str()) && words[i] != "human";
+        if adjective && (STRONG.contains(&canonical(&words[i])) || words[i] == "someone") {
+            return true;
+        }
+        let existence = i >= 2
+            && matches!(words[i - 2].as_str(), "is" | "are" | "any" | "there")
+            && matches!(words[i - 1].as_str(), "a" | "an" | "any" | "there" | "some");
+        if existence && is_strong_human(&words[i]) {
+            return true;
+        }
+        // A contact verb, then only linking words, then the person: "talk
+        // to someone", "contact somebody", "chat with a goddamn person",
+        // "speak to one of your agents".
+        let mut j = i;
+        while j > 0 && i - j < 5 {
+            j -= 1;
+            let w = words[j].as_str();
+            if CONTACT.contains(&w) {
+                return person_means_staff(&words, i);
+            }
+            if !LINKERS.contains(&w) {
+                return false;
+            }
+        }
+        false
+    })
+}
+
+/// A short message made of a person word and filler: "human!!", "agent
+/// please", "representative now".
+fn is_bare_request(words: &[String]) -> bool {
+    words.len() <= 6
+        && words.iter().any(|w| STRONG.contains(&canonical(w)))
+        && words
+            .iter()
+            .all(|w| FILLER.contains(&w.as_str()) || is_person(w))
+}
+
+fn sentences_are_bare_requests(text: &str) -> bool {
+    let mut buf = String::new();
+    super::summary::sentences(text).any(|sentence| {
+        let words: Vec<String> = sentence
+            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+            .filter(|w| !w.is_empty())
+            .map(|w| lower_into(w, &mut buf).to_owned())
+            .collect();
+        is_bare_request(&words)
+    })
+}
+
+fn is_strong_human(word: &str) -> bool {
+    matches!(
+        canonical(word),
+        "human" | "humans" | "person" | "people" | "agent" | "agents"
+    )
+}
+
+/// "someone" after "with" is staff in "talk with someone", but not in
+/// "someone charged my card" (no contact verb before it).
+fn person_means_staff(words: &[String], i: usize) -> bool {
+    let w = canonical(&words[i]);
+    if matches!(w, "man" | "woman" | "being" | "individual") {
+        return i > 0 && (REAL.contains(&words[i - 1].as_str()));
+    }
+    true
+}
+
+fn refuses(words: &[String]) -> bool {
+    words.windows(3).any(|w| {
+        REFUSAL.contains(&w[0].as_str())
+            && matches!(w[1].as_str(), "want" | "need" | "wanna" | "like")
+            && !matches!(w[2].as_str(), "a" | "another")
+            && !w[2].starts_with("bot")
+    }) && !words.iter().any(|w| w == "but")
+}
+
+/// The person word a possibly misspelt word stands for.
+fn canonical(word: &str) -> &str {
+    if PERSONS.contains(&word) {
+        return word;
+    }
+    PERSONS
+        .iter()
+        .find(|p| p.len() >= 5 && word.len() >= 5 && within_one_edit(word, p))
+        .copied()
+        .unwrap_or(word)
+}
+
+fn is_person(word: &str) -> bool {
+    PERSONS.contains(&canonical(word))
+}
+
+/// True when `a` and `b` differ by at most one insertion, deletion,
+/// substitution or swap of neighbours.
+fn within_one_edit(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[prefix..], &b[prefix..]);
+    if ra.is_empty() || rb.is_empty() {
+        return ra.len() + rb.len() <= 1;
+    }
+    ra[1..] == rb[1..]
+        || ra[1..] == *rb
+        || *ra == rb[1..]
+        || (ra.len() >= 2
+            && rb.len() >= 2
+            && ra[0] == rb[1]
+            && ra[1] == rb[0]
+            && ra[2..] == rb[2..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::text::tokenize;
+
+    fn asks(text: &str) -> bool {
+        let mut tokens = Vec::new();
+        tokenize(text, |_| false, &mut tokens);
+        is_human_request(text, &tokens)
+    }
+
+    #[test]
+    fn explicit_requests() {
+        for text in [
+            "can I talk to a real person",
+            "agent please",
+            "representative",
+            "human!!",
+            "HUMAN",
+            "I want to speak with someone",
+            "transfer me to an agent",
+            "get me a human now",
+            "is there a human there?",
+            "let me talk to a live agent",
+            "i do not know how to chat with somenoe",
+            "you aren't being helpful, I want help talking with someone",
+            "I need to speak to a manager",
+            "connect me with a representitive",
+        ] {
+            assert!(asks(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn not_requests() {
+        for text in [
+            "what are your customer service hours",
+            "someone charged my card twice",
+            "my password does not work",
+            "I don't want to talk to anyone, just fix it",
+            "the agent was very helpful, thanks",
+            "how do I become a sales agent",
+            "",
+            "is this a real product?",
+        ] {
+            assert!(!asks(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn one_typo_is_forgiven() {
+        assert!(within_one_edit("somenoe", "someone"));
+        assert!(within_one_edit("operater", "operator"));
+        assert!(within_one_edit("humna", "human"));
+        assert!(!within_one_edit("manage", "manager1"));
+        assert!(!within_one_edit("persons", "prison"));
+    }
+}

@@ -1,0 +1,415 @@
+//! Intent: which of the team's topics a message is about, with a confidence.
+//!
+//! A multinomial naive Bayes classifier over word stems and word pairs,
+//! learned from each intent's example phrases, keywords and description
+//! when handoff starts (a few milliseconds for the default taxonomy), so a
+//! team changes the taxonomy in config and nothing needs training offline.
+//! Features are hashed, and each feature's per-intent log-likelihoods sit
+//! side by side, so classifying a message is one table lookup per feature.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use super::text::{Kind, Token, lower_into};
+
+/// The shipped taxonomy and its examples (see NOTICE for their sources).
+const DEFAULT_TAXONOMY: &str = include_str!("default_intents.toml");
+
+/// A keyword counts as this many examples of its intent.
+const KEYWORD_WEIGHT: f32 = 3.0;
+/// Additive smoothing of the word counts.
+const SMOOTHING: f32 = 0.3;
+
+/// One intent as a team describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentSpec {
+    /// The name used in rules, routes and on the card.
+    pub name: String,
+    /// What it covers, for people (also learned from).
+    #[serde(default)]
+    pub description: String,
+    /// Words or short phrases that strongly suggest it.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Example customer messages.
+    #[serde(default)]
+    pub examples: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Taxonomy {
+    intent: Vec<IntentSpec>,
+}
+
+/// The shipped default taxonomy.
+pub fn default_taxonomy() -> Vec<IntentSpec> {
+    toml::from_str::<Taxonomy>(DEFAULT_TAXONOMY)
+        .expect("the embedded default taxonomy parses")
+        .intent
+}
+
+/// The taxonomy with a team's intents applied: `replace` drops the
+/// defaults; otherwise an intent with a default's name adds to that one
+/// and a new name adds an intent.
+pub fn merge_taxonomy(custom: &[IntentSpec], replace: bool) -> Vec<IntentSpec> {
+    let mut out = if replace {
+        Vec::new()
+    } else {
+        default_taxonomy()
+    };
+    for spec in custom {
+        match out.iter_mut().find(|s| s.name == spec.name) {
+            Some(existing) => {
+                if !spec.description.is_empty() {
+                    existing.description = spec.description.clone();
+                }
+                existing.keywords.extend(spec.keywords.iter().cloned());
+                existing.examples.extend(spec.examples.iter().cloned());
+            }
+            None => out.push(spec.clone()),
+        }
+    }
+    out
+}
+
+/// The best intent for a message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntentGuess {
+    /// Index into [`IntentModel::names`].
+    pub index: usize,
+    /// Posterior probability of that intent, 0..1.
+    pub confidence: f32,
+}
+
+/// A trained classifier.
+#[derive(Debug)]
+pub struct IntentModel {
+    names: Vec<String>,
+    /// Feature hash -> row in `weights`.
+    rows: HashMap<u64, usize, BuildHasherDefault<Prehashed>>,
+    /// `rows.len() × names.len()` log-likelihoods.
+    weights: Vec<f32>,
+    priors: Vec<f32>,
+    fallback: Option<usize>,
+    min_confidence: f32,
+}
+
+impl IntentModel {
+    /// Learns from `specs`. Messages whose best intent is less likely than
+    /// `min_confidence` go to `fallback` (when it names an intent).
+    pub fn train(specs: &[IntentSpec], fallback: &str, min_confidence: f32) -> Self {
+        let k = specs.len();
+        let mut counts: HashMap<u64, Vec<f32>, BuildHasherDefault<Prehashed>> = HashMap::default();
+        let mut totals = vec![0.0f32; k];
+        let mut docs = vec![0.0f32; k];
+        let mut features = Vec::new();
+        for (c, spec) in specs.iter().enumerate() {
+            let texts = spec
+                .examples
+                .iter()
+                .map(|e| (e.as_str(), 1.0))
+                .chain(spec.keywords.iter().map(|e| (e.as_str(), KEYWORD_WEIGHT)))
+                .chain(std::iter::once((spec.description.as_str(), 1.0)));
+            for (text, weight) in texts {
+                features_of_text(text, &mut features);
+                docs[c] += 1.0;
+                for f in &features {
+                    counts.entry(*f).or_insert_with(|| vec![0.0; k])[c] += weight;
+                    totals[c] += weight;
+                }
+            }
+        }
+        let vocabulary = counts.len() as f32;
+        let denominators: Vec<f32> = totals.iter().map(|t| t + SMOOTHING * vocabulary).collect();
+        let mut rows = HashMap::default();
+        let mut weights = Vec::with_capacity(counts.len() * k);
+        for (feature, per_class) in counts {
+            rows.insert(feature, rows.len());
+            weights.extend(
+                per_class
+                    .iter()
+                    .zip(&denominators)
+                    .map(|(n, d)| ((n + SMOOTHING) / d).ln()),
+            );
+        }
+        let all_docs: f32 = docs.iter().sum::<f32>().max(1.0);
+        Self {
+            names: specs.iter().map(|s| s.name.clone()).collect(),
+            rows,
+            weights,
+            // Balanced priors: a class is not likelier because it has more
+            // examples, only a little to break ties.
+            priors: docs.iter().map(|d| 0.1 * (d / all_docs).ln()).collect(),
+            fallback: specs.iter().position(|s| s.name == fallback),
+            min_confidence,
+        }
+    }
+
+    /// The intents' names, in the taxonomy's order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Classifies a message from its tokens; `features` is scratch space.
+    pub fn classify(
+        &self,
+        text: &str,
+        tokens: &[Token],
+        features: &mut Vec<u64>,
+    ) -> Option<IntentGuess> {
+        if self.names.is_empty() {
+            return None;
+        }
+        features_of_tokens(text, tokens, features);
+        let k = self.names.len();
+        let mut scores = self.priors.clone();
+        let mut known = 0usize;
+        for f in features.iter() {
+            if let Some(&row) = self.rows.get(f) {
+                known += 1;
+                for (s, w) in scores.iter_mut().zip(&self.weights[row * k..(row + 1) * k]) {
+                    *s += w;
+                }
+            }
+        }
+        if known == 0 {
+            return Some(IntentGuess {
+                index: self.fallback.unwrap_or(0),
+                confidence: if self.fallback.is_some() {
+                    1.0 / k as f32
+                } else {
+                    0.0
+                },
+            });
+        }
+        // Naive Bayes is overconfident on long messages: temper by the
+        // number of features so confidences stay comparable.
+        let temper = (known as f32).sqrt();
+        let best = scores.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let mut total = 0.0;
+        for s in scores.iter_mut() {
+            *s = ((*s - best) / temper).exp();
+            total += *s;
+        }
+        let (index, top) = scores
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, s)| (i, s / total))?;
+        match self.fallback {
+            Some(fallback) if top < self.min_confidence => Some(IntentGuess {
+                index: fallback,
+                confidence: scores[fallback] / total,
+            }),
+            _ => Some(IntentGuess {
+                index,
+                confidence: top,
+            }),
+        }
+    }
+}
+
+/// Words so common they say nothing about the topic.
+const STOPWORDS: &[&str] = &[
+    "a", "an", "the", "i", "me", "my", "we", "our", "you", "your", "it", "is", "are", "was", "be",
+    "to", "of", "and", "or", "in", "on", "at", "for", "with", "this", "that", "can", "could",
+    "would", "do", "does", "please", "pls", "hi", "hello", "hey", "im", "i'm", "am", "will",
+    "have", "has", "just", "so", "some", "there", "what", "u", "ur", "ya",
+];
+
+/// Hashed features of a text (for training).
+fn features_of_text(text: &str, out: &mut Vec<u64>) {
+    let mut tokens = Vec::new();
+    super::text::tokenize(text, |_| false, &mut tokens);
+    features_of_tokens(text, &tokens, out);
+}
+
+/// Stems and stem pairs of a message's words, hashed.
+fn features_of_tokens(text: &str, tokens: &[Token], out: &mut Vec<u64>) {
+    out.clear();
+    let mut buf = String::new();
+    let mut previous: Option<u64> = None;
+    for t in tokens {
+        if !matches!(t.kind, Kind::Word | Kind::Hashtag) {
+            continue;
+        }
+        let lower = lower_into(t.text(text).trim_start_matches('#'), &mut buf);
+        if lower.bytes().all(|b| b.is_ascii_digit()) {
+            // Order numbers are facts, not topics.
+            out.push(hash(b"<number>"));
+            previous = None;
+            continue;
+        }
+        let stem = stem(lower);
+        let h = hash(stem.as_bytes());
+        if !STOPWORDS.contains(&lower) {
+            out.push(h);
+        }
+        if let Some(p) = previous {
+            out.push(p.rotate_left(17) ^ h ^ 0x9e37_79b9_7f4a_7c15);
+        }
+        previous = Some(h);
+    }
+}
+
+/// A light suffix stripper: enough to make "refunds", "refunded" and
+/// "refunding" one feature.
+fn stem(word: &str) -> &str {
+    let w = word.strip_suffix("'s").unwrap_or(word);
+    let n = w.len();
+    for (suffix, min) in [
+        ("ing", 6),
+        ("ed", 5),
+        ("ies", 5),
+        ("es", 5),
+        ("s", 4),
+        ("ly", 6),
+    ] {
+        if n >= min && w.ends_with(suffix) && !w.ends_with("ss") {
+            return &w[..n - suffix.len()];
+        }
+    }
+    w
+}
+
+/// FNV-1a: features are short, and this needs no state.
+fn hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Feature keys are hashes already; hashing them again is wasted work.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::text::tokenize;
+
+    fn classify(model: &IntentModel, text: &str) -> (String, f32) {
+        let mut tokens = Vec::new();
+        tokenize(text, |_| false, &mut tokens);
+        let guess = model.classify(text, &tokens, &mut Vec::new()).unwrap();
+        (model.names()[guess.index].clone(), guess.confidence)
+    }
+
+    #[test]
+    fn the_default_taxonomy_is_the_documented_one() {
+        let names: Vec<String> = default_taxonomy().into_iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "billing",
+                "refund",
+                "cancellation",
+                "shipping",
+                "account_access",
+                "fraud_security",
+                "technical_issue",
+                "complaint",
+                "feedback",
+                "human_agent",
+                "general"
+            ]
+        );
+    }
+
+    #[test]
+    fn default_model_recognises_common_requests() {
+        let model = IntentModel::train(&default_taxonomy(), "general", 0.2);
+        for (text, want) in [
+            ("I want my money back for order 12345", "refund"),
+            ("where is my package? tracking says nothing", "shipping"),
+            (
+                "I can't log in, password reset email never comes",
+                "account_access",
+            ),
+            (
+                "there is a charge on my card I don't recognise",
+                "fraud_security",
+            ),
+            ("please cancel my subscription", "cancellation"),
+            ("the app crashes every time I open it", "technical_issue"),
+            ("can I talk to a real person", "human_agent"),
+            ("I need a copy of my invoice", "billing"),
+        ] {
+            let (name, confidence) = classify(&model, text);
+            assert_eq!(name, want, "{text}");
+            assert!(
+                confidence > 0.2 && confidence <= 1.0,
+                "{text}: {confidence}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_team_can_add_an_intent_from_examples() {
+        let custom = IntentSpec {
+            name: "warranty".into(),
+            description: "Warranty claims".into(),
+            keywords: vec!["warranty".into(), "guarantee".into()],
+            examples: vec![
+                "is my blender still under warranty".into(),
+                "the guarantee should cover this repair".into(),
+            ],
+        };
+        let specs = merge_taxonomy(&[custom], false);
+        assert_eq!(specs.len(), 12);
+        let model = IntentModel::train(&specs, "general", 0.2);
+        assert_eq!(
+            classify(&model, "does the warranty cover a cracked lid?").0,
+            "warranty"
+        );
+    }
+
+    #[test]
+    fn replacing_the_taxonomy_drops_the_defaults() {
+        let only = IntentSpec {
+            name: "sales".into(),
+            description: String::new(),
+            keywords: vec!["pricing".into()],
+            examples: vec!["how much does the pro plan cost".into()],
+        };
+        let specs = merge_taxonomy(&[only], true);
+        let model = IntentModel::train(&specs, "general", 0.2);
+        assert_eq!(model.names(), ["sales"]);
+        assert_eq!(classify(&model, "pricing for teams?").0, "sales");
+    }
+
+    #[test]
+    fn text_without_known_words_falls_back() {
+        let model = IntentModel::train(&default_taxonomy(), "general", 0.2);
+        assert_eq!(classify(&model, "zzqx").0, "general");
+    }
+
+    #[test]
+    fn stems_merge_inflections() {
+        assert_eq!(stem("refunds"), "refund");
+        assert_eq!(stem("refunded"), "refund");
+        assert_eq!(stem("charging"), "charg");
+        assert_eq!(stem("charged"), "charg");
+        assert_eq!(stem("address"), "address");
+    }
+}

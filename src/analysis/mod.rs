@@ -1,0 +1,276 @@
+//! Offline analysis of customer messages: sentiment, intent, explicit
+//! requests for a person, entities and redaction, language, and the
+//! conversation summary for the handoff card.
+//!
+//! Everything here is pure and synchronous: an [`Analyzer`] is built once
+//! from config (learning the intent taxonomy takes a few milliseconds) and
+//! then analyses a message in microseconds, with no I/O. The optional LLM
+//! summary in [`llm`] is the one part that calls out, and it always has the
+//! offline summary to fall back to.
+
+pub mod entities;
+pub mod human;
+pub mod intent;
+pub mod lang;
+pub mod llm;
+pub mod sentiment;
+pub mod summary;
+pub mod text;
+
+use serde::Serialize;
+
+use self::entities::{Entity, RedactionPolicy};
+use self::intent::{IntentModel, IntentSpec};
+use self::sentiment::{Sentiment, SentimentModel};
+use self::text::{CharIndex, Token};
+
+/// The most text one message is analysed on. Longer input is refused:
+/// support messages are short, and a megabyte of text is a paste or an
+/// attack, not a conversation.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// Why a text could not be analysed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnalysisError {
+    /// Nothing to analyse.
+    #[error("text is empty")]
+    Empty,
+    /// Over [`MAX_TEXT_BYTES`].
+    #[error("text is {0} bytes; the limit is {MAX_TEXT_BYTES}")]
+    TooLong(usize),
+}
+
+/// What the analyser needs from config.
+#[derive(Debug, Clone)]
+pub struct AnalyzerSettings {
+    /// The taxonomy (defaults merged with the team's).
+    pub intents: Vec<IntentSpec>,
+    /// Intent for messages the classifier is unsure about.
+    pub fallback_intent: String,
+    /// Below this confidence the fallback intent is reported.
+    pub min_intent_confidence: f32,
+    /// Brand and product names that carry no sentiment.
+    pub neutral_words: Vec<String>,
+    /// What is masked before text reaches team chat.
+    pub redaction: RedactionPolicy,
+}
+
+impl Default for AnalyzerSettings {
+    fn default() -> Self {
+        Self {
+            intents: intent::default_taxonomy(),
+            fallback_intent: "general".to_owned(),
+            min_intent_confidence: 0.25,
+            neutral_words: Vec::new(),
+            redaction: RedactionPolicy::default(),
+        }
+    }
+}
+
+/// Everything known about one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// Its sentiment.
+    pub sentiment: Sentiment,
+    /// Its most likely intent.
+    pub intent: Option<IntentResult>,
+    /// Does it ask for a person?
+    pub human_request: bool,
+    /// Facts found in it (byte spans).
+    pub entities: Vec<Entity>,
+    /// The text with masked entities replaced.
+    pub redacted: String,
+}
+
+/// An intent by name with its confidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntentResult {
+    /// The intent's name.
+    pub name: String,
+    /// 0..1.
+    pub confidence: f32,
+}
+
+/// The built models and settings.
+#[derive(Debug)]
+pub struct Analyzer {
+    sentiment: SentimentModel,
+    intents: IntentModel,
+    redaction: RedactionPolicy,
+}
+
+/// Scratch buffers reused across messages, so analysing a stream does not
+/// allocate per token.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    tokens: Vec<Token>,
+    features: Vec<u64>,
+}
+
+impl Analyzer {
+    /// Builds the models.
+    pub fn new(settings: &AnalyzerSettings) -> Self {
+        Self {
+            sentiment: SentimentModel::new(&settings.neutral_words),
+            intents: IntentModel::train(
+                &settings.intents,
+                &settings.fallback_intent,
+                settings.min_intent_confidence,
+            ),
+            redaction: settings.redaction.clone(),
+        }
+    }
+
+    /// The intents this analyser knows.
+    pub fn intent_names(&self) -> &[String] {
+        self.intents.names()
+    }
+
+    /// The redaction policy.
+    pub fn redaction(&self) -> &RedactionPolicy {
+        &self.redaction
+    }
+
+    /// Analyses one message.
+    pub fn analyze(&self, text: &str, scratch: &mut Scratch) -> Result<Analysis, AnalysisError> {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(AnalysisError::TooLong(text.len()));
+        }
+        if text.trim().is_empty() {
+            return Err(AnalysisError::Empty);
+        }
+        text::tokenize(text, |c| self.sentiment.is_emoticon(c), &mut scratch.tokens);
+        let tokens = &scratch.tokens;
+        let sentiment = self.sentiment.score(text, tokens);
+        let intent = self
+            .intents
+            .classify(text, tokens, &mut scratch.features)
+            .map(|g| IntentResult {
+                name: self.intents.names()[g.index].clone(),
+                confidence: g.confidence,
+            });
+        let human_request = human::is_human_request(text, tokens);
+        let mut found = Vec::new();
+        entities::find(text, &mut found);
+        let redacted = self.redaction.redact(text, &found);
+        Ok(Analysis {
+            sentiment,
+            intent,
+            human_request,
+            entities: found,
+            redacted,
+        })
+    }
+
+    /// Just the sentiment score of a text (0 for text that cannot be
+    /// analysed), for conversation trends.
+    pub fn sentiment_score(&self, text: &str, scratch: &mut Scratch) -> f32 {
+        if text.len() > MAX_TEXT_BYTES {
+            return 0.0;
+        }
+        text::tokenize(text, |c| self.sentiment.is_emoticon(c), &mut scratch.tokens);
+        self.sentiment.score(text, &scratch.tokens).score
+    }
+}
+
+/// The public JSON shape of one analysis (`handoff analyze`), with spans
+/// as character offsets.
+#[derive(Debug, Serialize)]
+pub struct AnalysisOutput<'a> {
+    /// Label and score.
+    pub sentiment: SentimentOutput,
+    /// Name and confidence.
+    pub intent: Option<&'a IntentResult>,
+    /// Does it ask for a person?
+    pub human_request: bool,
+    /// The facts, with character spans.
+    pub entities: Vec<EntityOutput<'a>>,
+    /// The masked text.
+    pub redacted: &'a str,
+}
+
+/// Sentiment with its score rounded for output.
+#[derive(Debug, Serialize)]
+pub struct SentimentOutput {
+    /// negative, neutral or positive.
+    pub label: sentiment::Label,
+    /// -1..1, four decimals.
+    pub score: f64,
+}
+
+/// One entity in the output.
+#[derive(Debug, Serialize)]
+pub struct EntityOutput<'a> {
+    /// The kind's name.
+    pub kind: entities::EntityKind,
+    /// The entity's text.
+    pub text: &'a str,
+    /// Start, in characters.
+    pub start: usize,
+    /// End, in characters (exclusive).
+    pub end: usize,
+}
+
+impl<'a> AnalysisOutput<'a> {
+    /// The output shape of `analysis` of `text`.
+    pub fn new(text: &'a str, analysis: &'a Analysis) -> Self {
+        let index = CharIndex::new(text);
+        Self {
+            sentiment: SentimentOutput {
+                label: analysis.sentiment.label,
+                score: (f64::from(analysis.sentiment.score) * 10_000.0).round() / 10_000.0,
+            },
+            intent: analysis.intent.as_ref().map(|i| i),
+            human_request: analysis.human_request,
+            entities: analysis
+                .entities
+                .iter()
+                .map(|e| EntityOutput {
+                    kind: e.kind,
+                    text: e.text(text),
+                    start: index.chars_at(e.start),
+                    end: index.chars_at(e.end),
+                })
+                .collect(),
+            redacted: &analysis.redacted,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_whole_message() {
+        let analyzer = Analyzer::new(&AnalyzerSettings::default());
+        let text =
+            "Héllo, I was charged twice for order 12345 and I want a refund NOW. agent please";
+        let a = analyzer.analyze(text, &mut Scratch::default()).unwrap();
+        assert_eq!(a.sentiment.label, sentiment::Label::Negative);
+        assert!(a.human_request);
+        let out = serde_json::to_value(AnalysisOutput::new(text, &a)).unwrap();
+        assert_eq!(out["entities"][0]["kind"], "order_number");
+        assert_eq!(out["entities"][0]["text"], "12345");
+        let start = out["entities"][0]["start"].as_u64().unwrap() as usize;
+        assert_eq!(
+            text.chars().skip(start).take(5).collect::<String>(),
+            "12345"
+        );
+    }
+
+    #[test]
+    fn empty_and_oversized_text_are_refused() {
+        let analyzer = Analyzer::new(&AnalyzerSettings::default());
+        let mut scratch = Scratch::default();
+        assert_eq!(
+            analyzer.analyze("  ", &mut scratch),
+            Err(AnalysisError::Empty)
+        );
+        let huge = "a".repeat(MAX_TEXT_BYTES + 1);
+        assert_eq!(
+            analyzer.analyze(&huge, &mut scratch),
+            Err(AnalysisError::TooLong(MAX_TEXT_BYTES + 1))
+        );
+    }
+}

@@ -1,0 +1,693 @@
+//! Sentiment of short support messages, and its trend over a conversation.
+//!
+//! A lexicon scorer in the style of VADER (valences from its lexicon, with
+//! negation, intensifiers, capitals, "but" and exclamation marks), changed
+//! where VADER goes wrong on support traffic:
+//! - mentions and brand names are not opinions (`@united`, configured names);
+//! - requests are not praise: "please", "help", "support" carry nothing, and
+//!   thanks count only when nothing in the message is negative, so
+//!   "please help, thanks" is neutral and "thanks for nothing" negative;
+//! - a negated working verb is a failure report ("doesn't load", "didn't
+//!   help", "haven't received");
+//! - support phrases ("still waiting", "charged twice", "no response");
+//! - a message shouted in capitals is not calm even without opinion words;
+//! - cheap sarcasm: "love how…", "oh great", "yeah right" next to a
+//!   complaint turns the praise around.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::text::{Kind, Token, is_shouted, lower_into};
+
+const VADER_LEXICON: &str = include_str!("sentiment_lexicon.tsv");
+const SUPPORT_LEXICON: &str = include_str!("sentiment_support.tsv");
+
+/// How much one intensifier adds (VADER's empirically derived step).
+const BOOST: f32 = 0.293;
+/// How much capitals add to a shouted opinion word.
+const CAPS_BOOST: f32 = 0.733;
+/// A negation flips and damps a valence.
+const NEGATION: f32 = -0.74;
+/// Valence of a negated working verb ("doesn't work").
+const FAILURE: f32 = -1.6;
+/// Normalisation constant of the compound score.
+const ALPHA: f32 = 15.0;
+/// Scores within this band of zero are neutral.
+const NEUTRAL_BAND: f32 = 0.05;
+
+const INTENSIFIERS: &[&str] = &[
+    "absolutely",
+    "amazingly",
+    "awfully",
+    "completely",
+    "considerably",
+    "decidedly",
+    "deeply",
+    "effing",
+    "enormously",
+    "entirely",
+    "especially",
+    "exceptionally",
+    "extremely",
+    "fabulously",
+    "freaking",
+    "fricking",
+    "frigging",
+    "fully",
+    "fucking",
+    "greatly",
+    "hella",
+    "highly",
+    "hugely",
+    "incredibly",
+    "intensely",
+    "majorly",
+    "more",
+    "most",
+    "particularly",
+    "purely",
+    "quite",
+    "really",
+    "remarkably",
+    "so",
+    "substantially",
+    "thoroughly",
+    "too",
+    "totally",
+    "tremendously",
+    "uber",
+    "unbelievably",
+    "unusually",
+    "utterly",
+    "very",
+    "super",
+    "seriously",
+];
+const DAMPENERS: &[&str] = &[
+    "almost",
+    "barely",
+    "hardly",
+    "kinda",
+    "less",
+    "little",
+    "marginally",
+    "occasionally",
+    "partly",
+    "scarcely",
+    "slightly",
+    "somewhat",
+    "sorta",
+];
+const NEGATIONS: &[&str] = &[
+    "not", "no", "never", "none", "nothing", "nowhere", "neither", "nor", "nope", "without",
+    "cannot", "cant", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "wont",
+    "wouldnt", "couldnt", "shouldnt", "havent", "hasnt", "hadnt", "aint", "rarely", "seldom",
+    "despite", "unable",
+];
+/// Verbs whose negation reports that something failed.
+const WORKING_VERBS: &[&str] = &[
+    "work",
+    "works",
+    "worked",
+    "working",
+    "load",
+    "loads",
+    "loaded",
+    "loading",
+    "open",
+    "opens",
+    "opened",
+    "opening",
+    "connect",
+    "connects",
+    "connected",
+    "connecting",
+    "sync",
+    "syncs",
+    "synced",
+    "syncing",
+    "start",
+    "starts",
+    "started",
+    "starting",
+    "arrive",
+    "arrives",
+    "arrived",
+    "respond",
+    "responds",
+    "responded",
+    "responding",
+    "help",
+    "helps",
+    "helped",
+    "helping",
+    "fix",
+    "fixes",
+    "fixed",
+    "accept",
+    "accepts",
+    "accepted",
+    "receive",
+    "received",
+    "update",
+    "updated",
+    "reply",
+    "replied",
+    "answer",
+    "answered",
+    "arriving",
+    "resolved",
+    "solved",
+    "refunded",
+    "delivered",
+];
+/// Thanks are praise only when nothing else in the message is negative.
+const THANKS: &[&str] = &[
+    "thanks",
+    "thank",
+    "thx",
+    "ty",
+    "appreciate",
+    "appreciated",
+    "grateful",
+    "cheers",
+];
+/// Words after which "like" is a request, not praise ("would like").
+const WOULD: &[&str] = &["would", "i'd", "we'd", "id", "wd", "d", "you'd", "like"];
+/// Phrases that mark praise next to a complaint as sarcasm.
+/// Kept to markers that are rarely sincere next to a complaint: "love it
+/// when" and "great job" are too often honest ("great job on the show,
+/// disappointed it ended") to flip.
+const SARCASM: &[&[&str]] = &[
+    &["yeah", "right"],
+    &["oh", "great"],
+    &["just", "great"],
+    &["love", "how"],
+    &["thanks", "a", "lot"],
+    &["so", "much", "for"],
+    &["wow", "thanks"],
+];
+/// Thanks inside a complaint keep this share of their valence.
+const THANKS_IN_COMPLAINT: f32 = 0.5;
+
+/// The three labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Label {
+    /// Below the neutral band.
+    Negative,
+    /// Within it.
+    Neutral,
+    /// Above it.
+    Positive,
+}
+
+impl Label {
+    /// The label's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Negative => "negative",
+            Label::Neutral => "neutral",
+            Label::Positive => "positive",
+        }
+    }
+}
+
+/// A message's sentiment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sentiment {
+    /// Negative, neutral or positive.
+    pub label: Label,
+    /// From -1 (furious) to 1 (delighted).
+    pub score: f32,
+}
+
+impl Sentiment {
+    /// The sentiment of a score.
+    pub fn of_score(score: f32) -> Self {
+        let label = if score >= NEUTRAL_BAND {
+            Label::Positive
+        } else if score <= -NEUTRAL_BAND {
+            Label::Negative
+        } else {
+            Label::Neutral
+        };
+        Self { label, score }
+    }
+}
+
+/// The lexicon and rules, built once.
+#[derive(Debug)]
+pub struct SentimentModel {
+    words: HashMap<String, f32>,
+    /// Phrases by first word: the remaining words and the valence.
+    phrases: HashMap<String, Vec<(Vec<String>, f32)>>,
+    roles: HashMap<&'static str, Role>,
+    ignored: HashSet<String>,
+}
+
+/// What a word does besides carrying a valence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    Boost(f32),
+    Negation,
+    Working,
+    Thanks,
+}
+
+impl SentimentModel {
+    /// Builds the model; `ignored` are extra words with no opinion (brand
+    /// and product names), case-insensitive.
+    pub fn new(ignored: &[String]) -> Self {
+        let mut words = HashMap::new();
+        let mut phrases: HashMap<String, Vec<(Vec<String>, f32)>> = HashMap::new();
+        for line in VADER_LEXICON.lines().chain(SUPPORT_LEXICON.lines()) {
+            let Some((term, valence)) = parse_line(line) else {
+                continue;
+            };
+            let mut parts = term.split(' ');
+            let first = parts.next().unwrap_or_default().to_owned();
+            let rest: Vec<String> = parts.map(str::to_owned).collect();
+            if rest.is_empty() {
+                words.insert(first, valence);
+            } else {
+                let entry = phrases.entry(first).or_default();
+                entry.retain(|(words, _)| *words != rest);
+                entry.push((rest, valence));
+                // Longest phrase first, so it wins.
+                entry.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
+            }
+        }
+        let mut roles = HashMap::new();
+        for w in INTENSIFIERS {
+            roles.insert(*w, Role::Boost(BOOST));
+        }
+        for w in DAMPENERS {
+            roles.insert(*w, Role::Boost(-BOOST));
+        }
+        for w in WORKING_VERBS {
+            roles.insert(*w, Role::Working);
+        }
+        for w in THANKS {
+            roles.insert(*w, Role::Thanks);
+        }
+        for w in NEGATIONS {
+            roles.insert(*w, Role::Negation);
+        }
+        Self {
+            words,
+            phrases,
+            roles,
+            ignored: ignored.iter().map(|w| w.to_lowercase()).collect(),
+        }
+    }
+
+    /// True when a whole chunk is an emoticon the lexicon knows.
+    pub fn is_emoticon(&self, chunk: &str) -> bool {
+        self.words.contains_key(chunk)
+            || (chunk.bytes().any(|b| b.is_ascii_uppercase())
+                && self.words.contains_key(&chunk.to_ascii_lowercase()))
+    }
+
+    /// Scores one message from its tokens.
+    pub fn score(&self, text: &str, tokens: &[Token]) -> Sentiment {
+        let mut scratch = Scratch::default();
+        self.collect_words(text, tokens, &mut scratch);
+        Sentiment::of_score(self.compound(&mut scratch))
+    }
+
+    /// Lowercased words in order, with what the scorer needs to know of
+    /// each; handles and names to ignore are dropped here.
+    fn collect_words(&self, text: &str, tokens: &[Token], s: &mut Scratch) {
+        let mut buf = String::new();
+        let mut handles: Vec<String> = Vec::new();
+        for t in tokens.iter().filter(|t| t.kind == Kind::Handle) {
+            handles.push(lower_into(&t.text(text)[1..], &mut buf).to_owned());
+        }
+        let mut shouted = 0;
+        let mut plain = 0;
+        for t in tokens {
+            let raw = t.text(text);
+            match t.kind {
+                Kind::Word | Kind::Hashtag => {
+                    let raw = raw.trim_start_matches('#');
+                    let lower = lower_into(raw, &mut buf);
+                    if self.ignored.contains(lower) || handles.iter().any(|h| h == lower) {
+                        continue;
+                    }
+                    let caps = is_shouted(raw);
+                    if raw.chars().any(char::is_alphabetic) {
+                        if caps {
+                            shouted += 1;
+                        } else {
+                            plain += 1;
+                        }
+                    }
+                    s.words.push(Word {
+                        text: normalise_negation(lower),
+                        caps,
+                        emoji: false,
+                    });
+                }
+                Kind::Emoji | Kind::Emoticon => {
+                    let lower = lower_into(raw, &mut buf);
+                    s.words.push(Word {
+                        text: lower.to_owned(),
+                        caps: false,
+                        emoji: true,
+                    });
+                }
+                Kind::Mark if raw == "!" => s.exclamations += 1,
+                Kind::Mark => s.questions += 1,
+                Kind::Handle | Kind::Link => {}
+            }
+        }
+        s.cap_differential = shouted > 0 && plain > 0;
+        s.all_caps = shouted >= 3 && plain == 0;
+    }
+
+    /// The compound score of the collected words.
+    fn compound(&self, s: &mut Scratch) -> f32 {
+        let n = s.words.len();
+        let mut contributions = vec![0.0f32; n];
+        let mut thanks = vec![false; n];
+        let mut skip_until = 0;
+        let mut but_at = None;
+        for i in 0..n {
+            if i < skip_until {
+                continue;
+            }
+            let word = s.words[i].text.as_str();
+            if word == "but" || word == "however" {
+                but_at = Some(i);
+                continue;
+            }
+            let (mut valence, span) = match self.phrase_at(&s.words, i) {
+                Some(found) => found,
+                None => (self.word_valence(&s.words, i), 1),
+            };
+            skip_until = i + span;
+            let role = self.roles.get(word).copied();
+            let negated = self.negated_before(&s.words, i);
+            if role == Some(Role::Working) && span == 1 {
+                if negated {
+                    contributions[i] = FAILURE;
+                    continue;
+                }
+            } else if negated && valence != 0.0 {
+                valence *= NEGATION;
+            }
+            if valence == 0.0 {
+                continue;
+            }
+            if s.words[i].caps && s.cap_differential {
+                valence += CAPS_BOOST * valence.signum();
+            }
+            valence += self.boost_before(&s.words, i, valence, s.cap_differential);
+            contributions[i] = valence;
+            thanks[i] = role == Some(Role::Thanks) && span == 1 && !negated;
+        }
+        if let Some(at) = but_at {
+            for (i, c) in contributions.iter_mut().enumerate() {
+                *c *= if i < at { 0.5 } else { 1.5 };
+            }
+        }
+        let complaint = contributions.iter().any(|c| *c < 0.0);
+        if complaint {
+            // Politeness inside a complaint is not praise, and praise next
+            // to a sarcasm marker is the opposite.
+            let sarcastic = SARCASM.iter().any(|p| contains_phrase(&s.words, p));
+            for (i, c) in contributions.iter_mut().enumerate() {
+                if thanks[i] {
+                    *c *= THANKS_IN_COMPLAINT;
+                } else if sarcastic && *c > 0.0 {
+                    *c *= -0.6;
+                }
+            }
+        }
+        let mut sum: f32 = contributions.iter().sum();
+        if s.all_caps && sum <= 0.0 {
+            // Shouting at support is not calm, even without opinion words
+            // (shouted praise keeps its sign).
+            sum = sum * 1.3 - 1.0;
+        }
+        if sum != 0.0 {
+            sum += self.punctuation_emphasis(s) * sum.signum();
+        }
+        let score = sum / (sum * sum + ALPHA).sqrt();
+        score.clamp(-1.0, 1.0)
+    }
+
+    fn word_valence(&self, words: &[Word], i: usize) -> f32 {
+        let word = words[i].text.as_str();
+        if matches!(self.roles.get(word), Some(Role::Boost(_))) && !words[i].emoji {
+            // An intensifier acts on what follows; it is no opinion itself.
+            return 0.0;
+        }
+        if word == "no"
+            && words
+                .get(i + 1)
+                .is_some_and(|n| self.words.contains_key(n.text.as_str()))
+        {
+            // "no problem": the negation acts on "problem" instead.
+            return 0.0;
+        }
+        if word == "like" && i > 0 && WOULD.contains(&words[i - 1].text.as_str()) {
+            return 0.0;
+        }
+        if word == "kind" && words.get(i + 1).is_some_and(|w| w.text == "of") {
+            return 0.0;
+        }
+        self.words.get(word).copied().unwrap_or(0.0)
+    }
+
+    fn phrase_at(&self, words: &[Word], i: usize) -> Option<(f32, usize)> {
+        let candidates = self.phrases.get(words[i].text.as_str())?;
+        candidates.iter().find_map(|(rest, valence)| {
+            let matches = rest.len() + i < words.len()
+                && rest.iter().zip(&words[i + 1..]).all(|(r, w)| *r == w.text);
+            matches.then_some((*valence, rest.len() + 1))
+        })
+    }
+
+    /// A negation among the three words before `i`; "never so good" and
+    /// "never this happy" intensify rather than negate.
+    fn negated_before(&self, words: &[Word], i: usize) -> bool {
+        let from = i.saturating_sub(3);
+        // "the least effective" is not effective; "at least" is no negation.
+        let least = i > 0
+            && words[i - 1].text == "least"
+            && !(i > 1 && matches!(words[i - 2].text.as_str(), "at" | "very"));
+        least || (from..i).any(|j| {
+            self.roles.get(words[j].text.as_str()) == Some(&Role::Negation)
+                // "no" negates only the next word: "no laptop, internet
+                // troubles" is still troubles.
+                && (words[j].text != "no" || j + 1 == i)
+                && !(words[j].text == "never"
+                    && words.get(j + 1).is_some_and(|n| matches!(n.text.as_str(), "so" | "this" | "too")))
+        })
+    }
+
+    /// Intensifiers and dampeners among the three words before `i`, each
+    /// weaker the farther it is.
+    fn boost_before(&self, words: &[Word], i: usize, valence: f32, cap_differential: bool) -> f32 {
+        let mut total = 0.0;
+        for (distance, scale) in [(1, 1.0), (2, 0.95), (3, 0.9)] {
+            let Some(j) = i.checked_sub(distance) else {
+                break;
+            };
+            if let Some(Role::Boost(step)) = self.roles.get(words[j].text.as_str()) {
+                let mut step = step * valence.signum();
+                if words[j].caps && cap_differential {
+                    step += CAPS_BOOST * step.signum() * 0.4;
+                }
+                total += step * scale;
+            }
+        }
+        total
+    }
+
+    /// "!" and "?" strengthen whatever the message already says.
+    fn punctuation_emphasis(&self, s: &Scratch) -> f32 {
+        let bangs = s.exclamations.min(4) as f32 * 0.292;
+        let questions = match s.questions {
+            0 | 1 => 0.0,
+            2 | 3 => s.questions as f32 * 0.18,
+            _ => 0.96,
+        };
+        bangs + questions
+    }
+}
+
+fn parse_line(line: &str) -> Option<(&str, f32)> {
+    if line.starts_with('#') || line.trim().is_empty() {
+        return None;
+    }
+    let (term, rest) = line.split_once('\t')?;
+    let valence = rest.split('\t').next()?.trim().parse().ok()?;
+    Some((term, valence))
+}
+
+/// "don't" and "dont" are one negation.
+fn normalise_negation(lower: &str) -> String {
+    if let Some(stem) = lower.strip_suffix("n't") {
+        let mut s = String::with_capacity(stem.len() + 2);
+        s.push_str(stem);
+        s.push_str("nt");
+        if s == "cant" || s == "wont" || s == "dont" || NEGATIONS.contains(&s.as_str()) {
+            return s;
+        }
+        return "not".to_owned();
+    }
+    lower.to_owned()
+}
+
+fn contains_phrase(words: &[Word], phrase: &[&str]) -> bool {
+    words
+        .windows(phrase.len())
+        .any(|w| w.iter().zip(phrase).all(|(a, b)| a.text == *b))
+}
+
+#[derive(Default)]
+struct Scratch {
+    words: Vec<Word>,
+    exclamations: usize,
+    questions: usize,
+    cap_differential: bool,
+    all_caps: bool,
+}
+
+struct Word {
+    text: String,
+    caps: bool,
+    emoji: bool,
+}
+
+/// Where a conversation's mood is heading.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Trend {
+    /// The latest message's score.
+    pub latest: f32,
+    /// The mean over the window.
+    pub mean: f32,
+    /// Latest minus the first score of the window: below zero is worse.
+    pub change: f32,
+    /// True when every message in the window was no better than the one
+    /// before and the mood dropped by at least `MIN_DROP` overall.
+    pub falling: bool,
+}
+
+/// The least drop over a window that counts as falling, so that noise
+/// between neutral messages does not.
+pub const MIN_DROP: f32 = 0.3;
+
+impl Trend {
+    /// The trend over the last `window` scores (oldest first); `None`
+    /// without scores.
+    pub fn of(scores: &[f32], window: usize) -> Option<Trend> {
+        let window = window.max(2).min(scores.len());
+        let recent = &scores[scores.len().checked_sub(window)?..];
+        let (&latest, &first) = (recent.last()?, recent.first()?);
+        let mean = recent.iter().sum::<f32>() / recent.len() as f32;
+        let monotone = recent.windows(2).all(|w| w[1] <= w[0] + 0.05);
+        let change = latest - first;
+        Some(Trend {
+            latest,
+            mean,
+            change,
+            falling: recent.len() >= 2 && monotone && change <= -MIN_DROP,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::text::tokenize;
+
+    fn score(text: &str) -> f32 {
+        let model = SentimentModel::new(&["Delight".to_owned()]);
+        let mut tokens = Vec::new();
+        tokenize(text, |c| model.is_emoticon(c), &mut tokens);
+        model.score(text, &tokens).score
+    }
+
+    #[test]
+    fn polarity_of_plain_opinions() {
+        assert!(score("This is great, thank you so much!") > 0.5);
+        assert!(score("This is terrible.") < -0.3);
+        assert!(score("Where is my order?").abs() < NEUTRAL_BAND);
+    }
+
+    #[test]
+    fn brands_and_handles_are_not_opinions() {
+        assert!(score("@united").abs() < NEUTRAL_BAND);
+        assert!(score("@united lost my bag") < -0.1);
+        assert!(score("Delight").abs() < NEUTRAL_BAND);
+        assert!(score("Delight Energy overcharged me") < -0.2);
+    }
+
+    #[test]
+    fn politeness_inside_a_complaint_is_not_praise() {
+        assert!(score("please help").abs() < NEUTRAL_BAND);
+        assert!(score("Please help, my card was charged twice. Thanks") < -0.3);
+        assert!(score("thanks for nothing") < -0.3);
+        assert!(score("thanks!") > 0.3);
+        assert!(score("I'd like a refund").abs() < NEUTRAL_BAND);
+    }
+
+    #[test]
+    fn negation_and_failure_reports() {
+        assert!(score("not good") < 0.0);
+        assert!(score("the app doesn't load") < -0.2);
+        assert!(score("that didn't help at all") < -0.2);
+        assert!(score("I haven't received my package") < -0.2);
+        assert!(score("it works now") > 0.1);
+    }
+
+    #[test]
+    fn intensifiers_capitals_and_exclamations_strengthen() {
+        assert!(score("very bad") < score("bad"));
+        assert!(score("this is BAD service") < score("this is bad service"));
+        assert!(score("bad!!!") < score("bad"));
+        assert!(score("WHERE IS MY ORDER") < -0.2);
+    }
+
+    #[test]
+    fn emoji_and_emoticons() {
+        assert!(score("my order 😡") < -0.3);
+        assert!(score("got it 👍") > 0.2);
+        assert!(score("it broke again :(") < -0.3);
+    }
+
+    #[test]
+    fn cheap_sarcasm_is_caught() {
+        assert!(score("I love how my order never arrived") < 0.0);
+        assert!(score("oh great, the app crashed again") < 0.0);
+    }
+
+    #[test]
+    fn but_shifts_weight_to_the_second_half() {
+        assert!(score("the staff were nice but the product is terrible") < 0.0);
+    }
+
+    #[test]
+    fn scores_stay_in_range() {
+        let rant = "TERRIBLE AWFUL HORRIBLE WORST ".repeat(200);
+        let s = score(&rant);
+        assert!((-1.0..=1.0).contains(&s));
+        assert_eq!(score(""), 0.0);
+    }
+
+    #[test]
+    fn trend_falls_only_when_the_mood_drops() {
+        let falling = Trend::of(&[0.2, 0.0, -0.5], 3).unwrap();
+        assert!(falling.falling);
+        assert!(falling.change < -0.6);
+        assert!(!Trend::of(&[0.0, -0.5, 0.2], 3).unwrap().falling);
+        assert!(!Trend::of(&[0.0, 0.0, 0.0], 3).unwrap().falling);
+        assert!(Trend::of(&[], 3).is_none());
+        assert_eq!(Trend::of(&[-0.4], 3).unwrap().latest, -0.4);
+    }
+}
