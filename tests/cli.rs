@@ -292,3 +292,106 @@ async fn serve_on_postgres_is_ready_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     serve_until_sigterm(dir.path(), Some(&url)).await;
 }
+
+#[test]
+fn analyze_streams_one_result_per_line_and_reports_bad_lines_in_place() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = handoff(dir.path())
+        .arg("analyze")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(
+            "{\"text\":\"My card 4242 4242 4242 4242 was charged twice!! agent please\"}\nnot json\n{\"text\":\"\"}\n{\"text\":\"thanks, works now 👍\"}\n"
+                .as_bytes(),
+        )
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["sentiment"]["label"], "negative");
+    assert_eq!(lines[0]["human_request"], true);
+    assert_eq!(lines[0]["entities"][0]["kind"], "card_number");
+    assert_eq!(lines[0]["entities"][0]["start"], 8);
+    assert!(!lines[0]["redacted"].as_str().unwrap().contains("4242 4242"));
+    assert!(lines[1]["error"].is_string() && lines[2]["error"].is_string());
+    assert_eq!(lines[3]["sentiment"]["label"], "positive");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 were errors"));
+    assert!(
+        !dir.path().join("handoff.db").exists(),
+        "analyze touches no database"
+    );
+}
+
+#[test]
+fn check_config_names_a_bad_rule_and_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, key) in [
+        (
+            "[[triggers]]\nkind = \"keywords\"\npatterns = [\"(unclosed\"]\n",
+            "triggers[0].patterns[0]",
+        ),
+        (
+            "[[triggers]]\nkind = \"keywords\"\nintents = [\"warranty\"]\n",
+            "triggers[0].intents[0]",
+        ),
+        (
+            "[[routing.routes]]\nname = \"x\"\nwhen = { intents = [\"nope\"] }\n",
+            "routing.routes[0].when.intents[0]",
+        ),
+        (
+            "[analysis]\nfallback_intent = \"misc\"\n",
+            "analysis.fallback_intent",
+        ),
+    ] {
+        std::fs::write(dir.path().join("handoff.toml"), toml).unwrap();
+        let (out, _, stderr) = run(handoff(dir.path()).arg("check-config"));
+        assert!(!out.status.success(), "{toml}");
+        assert!(stderr.contains(&format!("`{key}`")), "{toml}: {stderr}");
+    }
+}
+
+#[test]
+fn replay_dry_runs_the_configured_rules_over_saved_conversations() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("handoff.toml"),
+        "[[triggers]]\nkind = \"keywords\"\nreason = \"legal\"\nurgency = \"urgent\"\nkeywords = [\"lawyer\"]\n\
+         [[routing.routes]]\nname = \"legal-team\"\nwhen = { reasons = [\"legal\"] }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("history.jsonl"),
+        "[{\"author\":\"customer\",\"text\":\"hello\"},{\"author\":\"bot\",\"text\":\"Hi! How can I help?\"},{\"author\":\"customer\",\"text\":\"my lawyer will hear about this\"}]\n\
+         [{\"author\":\"customer\",\"text\":\"agent please\"}]\n",
+    )
+    .unwrap();
+    let (out, stdout, stderr) = run(handoff(dir.path()).args(["replay", "history.jsonl"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("1: escalates at message 3 (urgent) -> route legal-team [legal]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2: no escalation"),
+        "only the configured rules run: {stdout}"
+    );
+    assert!(
+        stdout.contains("2 conversations, 1 would escalate"),
+        "{stdout}"
+    );
+    let (out, _, stderr) = run(handoff(dir.path()).args(["replay", "missing.jsonl"]));
+    assert!(!out.status.success());
+    assert!(stderr.contains("cannot open missing.jsonl"), "{stderr}");
+}

@@ -147,8 +147,17 @@ const CURRENCY_WORDS: &[&str] = &[
 /// Finds every entity in `text`, in order, without overlaps.
 pub fn find(text: &str, out: &mut Vec<Entity>) {
     out.clear();
-    links(text, out);
-    numbers(text, out);
+    let may_link = text.contains('@')
+        || text.contains("://")
+        || text.contains("www.")
+        || text.contains("WWW.");
+    if may_link {
+        links(text, out);
+    }
+    // Most messages have no digits; every number kind needs one.
+    if text.bytes().any(|b| b.is_ascii_digit()) {
+        numbers(text, out);
+    }
     out.sort_by_key(|e| e.start);
 }
 
@@ -156,6 +165,13 @@ pub fn find(text: &str, out: &mut Vec<Entity>) {
 fn links(text: &str, out: &mut Vec<Entity>) {
     for chunk in text.split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"') {
         if chunk.len() < 5 {
+            continue;
+        }
+        let bytes = chunk.as_bytes();
+        let maybe_link = bytes.contains(&b'@')
+            || bytes.windows(3).any(|w| w == b"://")
+            || bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"www."));
+        if !maybe_link {
             continue;
         }
         let base = chunk.as_ptr() as usize - text.as_ptr() as usize;

@@ -14,7 +14,7 @@
 //! talk to anyone") is not one either. Person words are matched allowing one
 //! typo, since people asking for a human are rarely typing carefully.
 
-use super::text::{Kind, Token, lower_into};
+use super::text::{FastMap, FastSet, Kind, Token, lower_into};
 
 /// Words naming a person on the company's side.
 const PERSONS: &[&str] = &[
@@ -164,12 +164,23 @@ const FILLER: &[&str] = &[
     "let",
 ];
 
-/// True when the message asks to talk to a person.
-pub fn is_human_request(text: &str, tokens: &[Token]) -> bool {
+/// True when the message asks to talk to a person. `lower` is the message
+/// lowercased with the same byte ranges as its tokens
+/// ([`super::text::lowercase_same_len`]).
+pub fn is_human_request(lower: &str, tokens: &[Token]) -> bool {
+    let text = lower;
+    // Most messages name no person at all: find out before building
+    // anything.
+    let any_person = tokens
+        .iter()
+        .filter(|t| t.kind == Kind::Word)
+        .any(|t| is_person(t.text(text)));
+    if !any_person {
+        return false;
+    }
     let mut words: Vec<String> = Vec::with_capacity(tokens.len());
-    let mut buf = String::new();
     for t in tokens.iter().filter(|t| t.kind == Kind::Word) {
-        words.push(lower_into(t.text(text), &mut buf).to_owned());
+        words.push(t.text(text).replace('’', "'"));
     }
     if words.is_empty() {
         return false;
@@ -268,12 +279,34 @@ fn refuses(words: &[String]) -> bool {
 
 /// The person word a possibly misspelt word stands for.
 fn canonical(word: &str) -> &str {
-    if PERSONS.contains(&word) {
+    struct Index {
+        exact: FastSet<&'static str>,
+        /// Person words of five letters or more, by first letter: typos
+        /// rarely hit the first letter, so only these need the edit check.
+        fuzzy: FastMap<u8, Vec<&'static str>>,
+    }
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut fuzzy: FastMap<u8, Vec<&'static str>> = FastMap::default();
+        for p in PERSONS.iter().filter(|p| p.len() >= 5) {
+            fuzzy.entry(p.as_bytes()[0]).or_default().push(p);
+        }
+        Index {
+            exact: PERSONS.iter().copied().collect(),
+            fuzzy,
+        }
+    });
+    if index.exact.contains(word) || !(4..=16).contains(&word.len()) {
         return word;
     }
-    PERSONS
-        .iter()
-        .find(|p| p.len() >= 5 && word.len() >= 5 && within_one_edit(word, p))
+    index
+        .fuzzy
+        .get(&word.as_bytes()[0])
+        .and_then(|candidates| {
+            candidates
+                .iter()
+                .find(|p| p.len().abs_diff(word.len()) <= 1 && within_one_edit(word, p))
+        })
         .copied()
         .unwrap_or(word)
 }
@@ -312,7 +345,9 @@ mod tests {
     fn asks(text: &str) -> bool {
         let mut tokens = Vec::new();
         tokenize(text, |_| false, &mut tokens);
-        is_human_request(text, &tokens)
+        let mut lower = String::new();
+        crate::analysis::text::lowercase_same_len(text, &mut lower);
+        is_human_request(&lower, &tokens)
     }
 
     #[test]

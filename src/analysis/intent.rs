@@ -12,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::text::{Kind, Token, lower_into};
+use super::text::{FastSet, Kind, Token, fnv as hash};
 
 /// The shipped taxonomy and its examples (see NOTICE for their sources).
 const DEFAULT_TAXONOMY: &str = include_str!("default_intents.toml");
@@ -153,7 +153,8 @@ impl IntentModel {
         &self.names
     }
 
-    /// Classifies a message from its tokens; `features` is scratch space.
+    /// Classifies a message from its tokens over its lowercased text
+    /// ([`super::text::lowercase_same_len`]); `features` is scratch space.
     pub fn classify(
         &self,
         text: &str,
@@ -220,23 +221,29 @@ const STOPWORDS: &[&str] = &[
     "have", "has", "just", "so", "some", "there", "what", "u", "ur", "ya",
 ];
 
+fn stopwords() -> &'static FastSet<&'static str> {
+    static SET: std::sync::OnceLock<FastSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| STOPWORDS.iter().copied().collect())
+}
+
 /// Hashed features of a text (for training).
 fn features_of_text(text: &str, out: &mut Vec<u64>) {
     let mut tokens = Vec::new();
     super::text::tokenize(text, |_| false, &mut tokens);
-    features_of_tokens(text, &tokens, out);
+    let mut lower = String::new();
+    super::text::lowercase_same_len(text, &mut lower);
+    features_of_tokens(&lower, &tokens, out);
 }
 
 /// Stems and stem pairs of a message's words, hashed.
-fn features_of_tokens(text: &str, tokens: &[Token], out: &mut Vec<u64>) {
+fn features_of_tokens(lower: &str, tokens: &[Token], out: &mut Vec<u64>) {
     out.clear();
-    let mut buf = String::new();
     let mut previous: Option<u64> = None;
     for t in tokens {
         if !matches!(t.kind, Kind::Word | Kind::Hashtag) {
             continue;
         }
-        let lower = lower_into(t.text(text).trim_start_matches('#'), &mut buf);
+        let lower = t.text(lower).trim_start_matches('#');
         if lower.bytes().all(|b| b.is_ascii_digit()) {
             // Order numbers are facts, not topics.
             out.push(hash(b"<number>"));
@@ -245,7 +252,7 @@ fn features_of_tokens(text: &str, tokens: &[Token], out: &mut Vec<u64>) {
         }
         let stem = stem(lower);
         let h = hash(stem.as_bytes());
-        if !STOPWORDS.contains(&lower) {
+        if !stopwords().contains(lower) {
             out.push(h);
         }
         if let Some(p) = previous {
@@ -275,16 +282,6 @@ fn stem(word: &str) -> &str {
     w
 }
 
-/// FNV-1a: features are short, and this needs no state.
-fn hash(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 /// Feature keys are hashes already; hashing them again is wasted work.
 #[derive(Default)]
 struct Prehashed(u64);
@@ -311,7 +308,9 @@ mod tests {
     fn classify(model: &IntentModel, text: &str) -> (String, f32) {
         let mut tokens = Vec::new();
         tokenize(text, |_| false, &mut tokens);
-        let guess = model.classify(text, &tokens, &mut Vec::new()).unwrap();
+        let mut lower = String::new();
+        crate::analysis::text::lowercase_same_len(text, &mut lower);
+        let guess = model.classify(&lower, &tokens, &mut Vec::new()).unwrap();
         (model.names()[guess.index].clone(), guess.confidence)
     }
 

@@ -105,6 +105,7 @@ pub struct Analyzer {
 pub struct Scratch {
     tokens: Vec<Token>,
     features: Vec<u64>,
+    lower: String,
 }
 
 impl Analyzer {
@@ -140,16 +141,17 @@ impl Analyzer {
             return Err(AnalysisError::Empty);
         }
         text::tokenize(text, |c| self.sentiment.is_emoticon(c), &mut scratch.tokens);
-        let tokens = &scratch.tokens;
-        let sentiment = self.sentiment.score(text, tokens);
+        text::lowercase_same_len(text, &mut scratch.lower);
+        let (tokens, lower) = (&scratch.tokens, scratch.lower.as_str());
+        let sentiment = self.sentiment.score(text, lower, tokens);
         let intent = self
             .intents
-            .classify(text, tokens, &mut scratch.features)
+            .classify(lower, tokens, &mut scratch.features)
             .map(|g| IntentResult {
                 name: self.intents.names()[g.index].clone(),
                 confidence: g.confidence,
             });
-        let human_request = human::is_human_request(text, tokens);
+        let human_request = human::is_human_request(lower, tokens);
         let mut found = Vec::new();
         entities::find(text, &mut found);
         let redacted = self.redaction.redact(text, &found);
@@ -169,7 +171,10 @@ impl Analyzer {
             return 0.0;
         }
         text::tokenize(text, |c| self.sentiment.is_emoticon(c), &mut scratch.tokens);
-        self.sentiment.score(text, &scratch.tokens).score
+        text::lowercase_same_len(text, &mut scratch.lower);
+        self.sentiment
+            .score(text, &scratch.lower, &scratch.tokens)
+            .score
     }
 }
 

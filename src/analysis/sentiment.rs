@@ -14,11 +14,9 @@
 //! - cheap sarcasm: "love how…", "oh great", "yeah right" next to a
 //!   complaint turns the praise around.
 
-use std::collections::{HashMap, HashSet};
-
 use serde::Serialize;
 
-use super::text::{Kind, Token, is_shouted, lower_into};
+use super::text::{FastMap, FastSet, Kind, Token, is_shouted};
 
 const VADER_LEXICON: &str = include_str!("sentiment_lexicon.tsv");
 const SUPPORT_LEXICON: &str = include_str!("sentiment_support.tsv");
@@ -187,6 +185,11 @@ const SARCASM: &[&[&str]] = &[
     &["thanks", "a", "lot"],
     &["so", "much", "for"],
     &["wow", "thanks"],
+    &["wow", "great"],
+    &["oh", "wonderful"],
+    &["oh", "perfect"],
+    &["just", "perfect"],
+    &["oh", "nice"],
 ];
 /// Thanks inside a complaint keep this share of their valence.
 const THANKS_IN_COMPLAINT: f32 = 0.5;
@@ -240,11 +243,11 @@ impl Sentiment {
 /// The lexicon and rules, built once.
 #[derive(Debug)]
 pub struct SentimentModel {
-    words: HashMap<String, f32>,
+    words: FastMap<String, f32>,
     /// Phrases by first word: the remaining words and the valence.
-    phrases: HashMap<String, Vec<(Vec<String>, f32)>>,
-    roles: HashMap<&'static str, Role>,
-    ignored: HashSet<String>,
+    phrases: FastMap<String, Vec<(Vec<String>, f32)>>,
+    roles: FastMap<&'static str, Role>,
+    ignored: FastSet<String>,
 }
 
 /// What a word does besides carrying a valence.
@@ -260,15 +263,17 @@ impl SentimentModel {
     /// Builds the model; `ignored` are extra words with no opinion (brand
     /// and product names), case-insensitive.
     pub fn new(ignored: &[String]) -> Self {
-        let mut words = HashMap::new();
-        let mut phrases: HashMap<String, Vec<(Vec<String>, f32)>> = HashMap::new();
+        let mut words = FastMap::default();
+        let mut phrases: FastMap<String, Vec<(Vec<String>, f32)>> = FastMap::default();
         for line in VADER_LEXICON.lines().chain(SUPPORT_LEXICON.lines()) {
             let Some((term, valence)) = parse_line(line) else {
                 continue;
             };
-            let mut parts = term.split(' ');
-            let first = parts.next().unwrap_or_default().to_owned();
-            let rest: Vec<String> = parts.map(str::to_owned).collect();
+            // Phrase words are matched as the scorer sees words, so "didn't"
+            // in a phrase is stored as the scorer's "didnt".
+            let mut parts = term.split(' ').map(normalise_negation);
+            let first = parts.next().unwrap_or_default();
+            let rest: Vec<String> = parts.collect();
             if rest.is_empty() {
                 words.insert(first, valence);
             } else {
@@ -279,7 +284,7 @@ impl SentimentModel {
                 entry.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
             }
         }
-        let mut roles = HashMap::new();
+        let mut roles = FastMap::default();
         for w in INTENSIFIERS {
             roles.insert(*w, Role::Boost(BOOST));
         }
@@ -311,20 +316,22 @@ impl SentimentModel {
     }
 
     /// Scores one message from its tokens.
-    pub fn score(&self, text: &str, tokens: &[Token]) -> Sentiment {
+    /// `lower` is `text` lowercased with the same byte ranges
+    /// ([`super::text::lowercase_same_len`]).
+    pub fn score(&self, text: &str, lower: &str, tokens: &[Token]) -> Sentiment {
         let mut scratch = Scratch::default();
-        self.collect_words(text, tokens, &mut scratch);
+        self.collect_words(text, lower, tokens, &mut scratch);
         Sentiment::of_score(self.compound(&mut scratch))
     }
 
     /// Lowercased words in order, with what the scorer needs to know of
     /// each; handles and names to ignore are dropped here.
-    fn collect_words(&self, text: &str, tokens: &[Token], s: &mut Scratch) {
-        let mut buf = String::new();
-        let mut handles: Vec<String> = Vec::new();
-        for t in tokens.iter().filter(|t| t.kind == Kind::Handle) {
-            handles.push(lower_into(&t.text(text)[1..], &mut buf).to_owned());
-        }
+    fn collect_words(&self, text: &str, lower: &str, tokens: &[Token], s: &mut Scratch) {
+        let handles: Vec<&str> = tokens
+            .iter()
+            .filter(|t| t.kind == Kind::Handle)
+            .map(|t| &t.text(lower)[1..])
+            .collect();
         let mut shouted = 0;
         let mut plain = 0;
         for t in tokens {
@@ -332,8 +339,8 @@ impl SentimentModel {
             match t.kind {
                 Kind::Word | Kind::Hashtag => {
                     let raw = raw.trim_start_matches('#');
-                    let lower = lower_into(raw, &mut buf);
-                    if self.ignored.contains(lower) || handles.iter().any(|h| h == lower) {
+                    let lower = t.text(lower).trim_start_matches('#');
+                    if self.ignored.contains(lower) || handles.contains(&lower) {
                         continue;
                     }
                     let caps = is_shouted(raw);
@@ -344,18 +351,24 @@ impl SentimentModel {
                             plain += 1;
                         }
                     }
+                    let quoted = is_quoted(text, t.start, t.end);
+                    let text = normalise_negation(lower);
                     s.words.push(Word {
-                        text: normalise_negation(lower),
+                        role: self.roles.get(text.as_str()).copied(),
+                        text,
                         caps,
                         emoji: false,
+                        quoted,
                     });
                 }
                 Kind::Emoji | Kind::Emoticon => {
-                    let lower = lower_into(raw, &mut buf);
+                    let lower = t.text(lower);
                     s.words.push(Word {
                         text: lower.to_owned(),
+                        role: None,
                         caps: false,
                         emoji: true,
+                        quoted: false,
                     });
                 }
                 Kind::Mark if raw == "!" => s.exclamations += 1,
@@ -388,15 +401,21 @@ impl SentimentModel {
                 None => (self.word_valence(&s.words, i), 1),
             };
             skip_until = i + span;
-            let role = self.roles.get(word).copied();
+            let role = s.words[i].role;
             let negated = self.negated_before(&s.words, i);
             if role == Some(Role::Working) && span == 1 {
                 if negated {
                     contributions[i] = FAILURE;
                     continue;
                 }
-            } else if negated && valence != 0.0 {
+            } else if negated && valence != 0.0 && !s.words[i].emoji {
+                // "not here 🙄": an emoji is the writer's tone, never negated.
                 valence *= NEGATION;
+            }
+            if s.words[i].quoted && valence > 0.0 {
+                // Scare quotes next to a complaint: the "quick" reply was
+                // not quick (alone, quotes are just quotes).
+                s.scare_quotes = true;
             }
             if valence == 0.0 {
                 continue;
@@ -417,7 +436,7 @@ impl SentimentModel {
         if complaint {
             // Politeness inside a complaint is not praise, and praise next
             // to a sarcasm marker is the opposite.
-            let sarcastic = SARCASM.iter().any(|p| contains_phrase(&s.words, p));
+            let sarcastic = s.scare_quotes || SARCASM.iter().any(|p| contains_phrase(&s.words, p));
             for (i, c) in contributions.iter_mut().enumerate() {
                 if thanks[i] {
                     *c *= THANKS_IN_COMPLAINT;
@@ -441,7 +460,7 @@ impl SentimentModel {
 
     fn word_valence(&self, words: &[Word], i: usize) -> f32 {
         let word = words[i].text.as_str();
-        if matches!(self.roles.get(word), Some(Role::Boost(_))) && !words[i].emoji {
+        if matches!(words[i].role, Some(Role::Boost(_))) {
             // An intensifier acts on what follows; it is no opinion itself.
             return 0.0;
         }
@@ -451,6 +470,10 @@ impl SentimentModel {
                 .is_some_and(|n| self.words.contains_key(n.text.as_str()))
         {
             // "no problem": the negation acts on "problem" instead.
+            return 0.0;
+        }
+        if matches!(word, "want" | "wants") && words.get(i + 1).is_some_and(|n| n.text == "to") {
+            // "I want to cancel" is a request, not a wish.
             return 0.0;
         }
         if word == "like" && i > 0 && WOULD.contains(&words[i - 1].text.as_str()) {
@@ -479,14 +502,21 @@ impl SentimentModel {
         let least = i > 0
             && words[i - 1].text == "least"
             && !(i > 1 && matches!(words[i - 2].text.as_str(), "at" | "very"));
-        least || (from..i).any(|j| {
-            self.roles.get(words[j].text.as_str()) == Some(&Role::Negation)
-                // "no" negates only the next word: "no laptop, internet
-                // troubles" is still troubles.
-                && (words[j].text != "no" || j + 1 == i)
-                && !(words[j].text == "never"
-                    && words.get(j + 1).is_some_and(|n| matches!(n.text.as_str(), "so" | "this" | "too")))
-        })
+        // "never so good", "never slept so well": "never ... so" intensifies.
+        let so = |k: usize| {
+            words
+                .get(k)
+                .is_some_and(|w| matches!(w.text.as_str(), "so" | "this" | "too"))
+        };
+        let never_so = |j: usize| words[j].text == "never" && (so(j + 1) || (i > 0 && so(i - 1)));
+        least
+            || (from..i).any(|j| {
+                words[j].role == Some(Role::Negation)
+                    // "no" negates only the next word: "no laptop, internet
+                    // troubles" is still troubles.
+                    && (words[j].text != "no" || j + 1 == i)
+                    && !never_so(j)
+            })
     }
 
     /// Intensifiers and dampeners among the three words before `i`, each
@@ -497,7 +527,7 @@ impl SentimentModel {
             let Some(j) = i.checked_sub(distance) else {
                 break;
             };
-            if let Some(Role::Boost(step)) = self.roles.get(words[j].text.as_str()) {
+            if let Some(Role::Boost(step)) = words[j].role {
                 let mut step = step * valence.signum();
                 if words[j].caps && cap_differential {
                     step += CAPS_BOOST * step.signum() * 0.4;
@@ -529,9 +559,12 @@ fn parse_line(line: &str) -> Option<(&str, f32)> {
     Some((term, valence))
 }
 
-/// "don't" and "dont" are one negation.
+/// "don't", "don’t" and "dont" are one negation.
 fn normalise_negation(lower: &str) -> String {
-    if let Some(stem) = lower.strip_suffix("n't") {
+    if let Some(stem) = lower
+        .strip_suffix("n't")
+        .or_else(|| lower.strip_suffix("n’t"))
+    {
         let mut s = String::with_capacity(stem.len() + 2);
         s.push_str(stem);
         s.push_str("nt");
@@ -541,6 +574,14 @@ fn normalise_negation(lower: &str) -> String {
         return "not".to_owned();
     }
     lower.to_owned()
+}
+
+/// True when the bytes `start..end` of `text` sit directly inside
+/// quotation marks.
+fn is_quoted(text: &str, start: usize, end: usize) -> bool {
+    let open = text[..start].chars().next_back();
+    let close = text[end..].chars().next();
+    matches!(open, Some('"' | '“')) && matches!(close, Some('"' | '”'))
 }
 
 fn contains_phrase(words: &[Word], phrase: &[&str]) -> bool {
@@ -556,12 +597,17 @@ struct Scratch {
     questions: usize,
     cap_differential: bool,
     all_caps: bool,
+    scare_quotes: bool,
 }
 
 struct Word {
     text: String,
+    /// What the word does, looked up once.
+    role: Option<Role>,
     caps: bool,
     emoji: bool,
+    /// Written in quotation marks on its own: `"quick"`.
+    quoted: bool,
 }
 
 /// Where a conversation's mood is heading.
@@ -610,7 +656,9 @@ mod tests {
         let model = SentimentModel::new(&["Delight".to_owned()]);
         let mut tokens = Vec::new();
         tokenize(text, |c| model.is_emoticon(c), &mut tokens);
-        model.score(text, &tokens).score
+        let mut lower = String::new();
+        crate::analysis::text::lowercase_same_len(text, &mut lower);
+        model.score(text, &lower, &tokens).score
     }
 
     #[test]
@@ -665,6 +713,8 @@ mod tests {
     fn cheap_sarcasm_is_caught() {
         assert!(score("I love how my order never arrived") < 0.0);
         assert!(score("oh great, the app crashed again") < 0.0);
+        assert!(score("Thanks for the \"quick\" reply, only took 9 days. ridiculous") < 0.0);
+        assert!(score("love how my package says delivered but its not here 🙄") < 0.0);
     }
 
     #[test]

@@ -6,6 +6,44 @@
 //! opinion), and emoticons survive as single tokens because a whitespace
 //! chunk that is a known emoticon is kept whole.
 
+/// FNV-1a: a fast hash for the fixed lookup tables (lexicon, roles,
+/// feature weights). Seeded hashing (the std default) guards tables that
+/// attackers can insert into; these are built once from shipped and
+/// configured data, and a message only looks words up.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A map over [`Fnv`].
+pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+/// A set over [`Fnv`].
+pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<Fnv>>;
+
+/// The FNV-1a hash of `bytes`.
+pub fn fnv(bytes: &[u8]) -> u64 {
+    let mut h = Fnv::default();
+    std::hash::Hasher::write(&mut h, bytes);
+    std::hash::Hasher::finish(&h)
+}
+
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -167,6 +205,26 @@ fn split_chunk(chunk: &str, base: usize, out: &mut Vec<Token>) {
 
 fn next_is_word(rest: &str) -> bool {
     rest.chars().next().is_some_and(is_word_char)
+}
+
+/// Lowercases `text` into `out` keeping every character's byte length, so
+/// token ranges found in `text` index `out` too: characters whose lowercase
+/// has another length (rare: `İ`) are kept as they are. Done once per
+/// message and shared by every analysis.
+pub fn lowercase_same_len(text: &str, out: &mut String) {
+    out.clear();
+    if text.is_ascii() {
+        out.push_str(text);
+        out.make_ascii_lowercase();
+        return;
+    }
+    for c in text.chars() {
+        let mut lower = c.to_lowercase();
+        match (lower.next(), lower.next()) {
+            (Some(l), None) if l.len_utf8() == c.len_utf8() => out.push(l),
+            _ => out.push(c),
+        }
+    }
 }
 
 /// Lowercases `word` into `buf` and returns it, folding the typographic
