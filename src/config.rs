@@ -515,13 +515,13 @@ impl Config {
         self.routing
             .validate(&names)
             .map_err(|e| invalid(e.key, e.problem))?;
-        if let Some(url) = &self.llm.base_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid(
-                    "llm.base_url".into(),
-                    "must start with http:// or https://".into(),
-                ));
-            }
+        if let Some(url) = &self.llm.base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "llm.base_url".into(),
+                "must start with http:// or https://".into(),
+            ));
         }
         if self.llm.timeout_ms == 0 {
             return Err(invalid(

@@ -139,12 +139,12 @@ impl Intelligence {
             intent: None,
             confidence,
         };
-        if author == Author::Customer {
-            if let Ok(a) = self.analyzer.analyze(text, scratch) {
-                facts.sentiment = a.sentiment.score;
-                facts.human_request = a.human_request;
-                facts.intent = a.intent.map(|i| i.name);
-            }
+        if author == Author::Customer
+            && let Ok(a) = self.analyzer.analyze(text, scratch)
+        {
+            facts.sentiment = a.sentiment.score;
+            facts.human_request = a.human_request;
+            facts.intent = a.intent.map(|i| i.name);
         }
         facts
     }

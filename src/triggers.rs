@@ -417,10 +417,10 @@ impl Triggers {
             return out;
         };
         for c in &self.rules {
-            if let Some(e) = c.fire(s, last) {
-                if !out.iter().any(|o| o.reason == e.reason) {
-                    out.push(e);
-                }
+            if let Some(e) = c.fire(s, last)
+                && !out.iter().any(|o| o.reason == e.reason)
+            {
+                out.push(e);
             }
         }
         out
@@ -857,7 +857,7 @@ mod tests {
         assert_eq!(
             reasons(
                 &rules,
-                &[customer.clone()],
+                std::slice::from_ref(&customer),
                 serde_json::json!({"vip": true}),
                 0
             ),
@@ -866,7 +866,7 @@ mod tests {
         assert!(
             reasons(
                 &rules,
-                &[customer.clone()],
+                std::slice::from_ref(&customer),
                 serde_json::json!({"vip": false}),
                 0
             )
@@ -881,14 +881,19 @@ mod tests {
         assert_eq!(
             reasons(
                 &plan,
-                &[customer.clone()],
+                std::slice::from_ref(&customer),
                 serde_json::json!({"plan": "enterprise"}),
                 0
             ),
             ["vip"]
         );
         assert_eq!(
-            reasons(&rules, &[customer.clone()], serde_json::json!({}), 10),
+            reasons(
+                &rules,
+                std::slice::from_ref(&customer),
+                serde_json::json!({}),
+                10
+            ),
             ["unanswered"]
         );
         assert!(reasons(&rules, &[customer], serde_json::json!({}), 9).is_empty());

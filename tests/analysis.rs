@@ -26,10 +26,13 @@ enum Mode {
     Garbage,
 }
 
+/// Each request's Authorization header and JSON body.
+type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
 #[derive(Clone)]
 struct Double {
     mode: Mode,
-    seen: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    seen: Seen,
 }
 
 async fn completions(
@@ -62,7 +65,7 @@ async fn completions(
 }
 
 /// Starts the double; returns its base URL and what it saw.
-async fn double(mode: Mode) -> (String, Arc<Mutex<Vec<(Option<String>, Value)>>>) {
+async fn double(mode: Mode) -> (String, Seen) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let app = Router::new()
         .route("/v1/chat/completions", post(completions))
@@ -155,8 +158,10 @@ async fn a_slow_failing_or_garbled_model_is_an_error_not_a_hang() {
 #[tokio::test]
 async fn the_card_falls_back_to_the_offline_summary() {
     let (url, seen) = double(Mode::Fail).await;
-    let mut config = Config::default();
-    config.llm = llm_config(&url, 2_000);
+    let mut config = Config {
+        llm: llm_config(&url, 2_000),
+        ..Config::default()
+    };
     let intel = Intelligence::new(&config).unwrap();
     let mut scratch = Scratch::default();
     let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();

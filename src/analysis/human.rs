@@ -281,8 +281,8 @@ fn refuses(words: &[String]) -> bool {
 fn canonical(word: &str) -> &str {
     struct Index {
         exact: FastSet<&'static str>,
-        /// Person words of five letters or more, by first letter: typos
-        /// rarely hit the first letter, so only these need the edit check.
+        /// Person words of five letters or more, by first letter, so a
+        /// word is edit-checked against a few candidates, not all.
         fuzzy: FastMap<u8, Vec<&'static str>>,
     }
     static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
@@ -299,14 +299,14 @@ fn canonical(word: &str) -> &str {
     if index.exact.contains(word) || !(4..=16).contains(&word.len()) {
         return word;
     }
-    index
-        .fuzzy
-        .get(&word.as_bytes()[0])
-        .and_then(|candidates| {
-            candidates
-                .iter()
-                .find(|p| p.len().abs_diff(word.len()) <= 1 && within_one_edit(word, p))
-        })
+    // The first or second letter picks the bucket, which also covers a
+    // swap or loss of the first letter ("aegnt", "uman").
+    let b = word.as_bytes();
+    [b[0], b[1]]
+        .iter()
+        .filter_map(|first| index.fuzzy.get(first))
+        .flatten()
+        .find(|p| p.len().abs_diff(word.len()) <= 1 && within_one_edit(word, p))
         .copied()
         .unwrap_or(word)
 }

@@ -111,11 +111,20 @@ impl LlmClient {
         if let Some(key) = &self.key {
             request = request.bearer_auth(key.expose());
         }
+        // reqwest's own timeout and the outer one race; either is a timeout.
+        let timeout = self.timeout;
+        let failed = move |e: reqwest::Error, wrap: fn(String) -> LlmError| {
+            if e.is_timeout() {
+                LlmError::Timeout(timeout)
+            } else {
+                wrap(e.to_string())
+            }
+        };
         let call = async {
             let response = request
                 .send()
                 .await
-                .map_err(|e| LlmError::Http(e.to_string()))?;
+                .map_err(|e| failed(e, LlmError::Http))?;
             let status = response.status();
             if !status.is_success() {
                 return Err(LlmError::Http(format!("HTTP {status}")));
@@ -123,15 +132,11 @@ impl LlmClient {
             response
                 .json::<Completion>()
                 .await
-                .map_err(|e| LlmError::Unusable(e.to_string()))
+                .map_err(|e| failed(e, LlmError::Unusable))
         };
         let completion = tokio::time::timeout(self.timeout, call)
             .await
-            .map_err(|_| LlmError::Timeout(self.timeout))?
-            .map_err(|e| match e {
-                LlmError::Http(m) if m.contains("timed out") => LlmError::Timeout(self.timeout),
-                other => other,
-            })?;
+            .map_err(|_| LlmError::Timeout(self.timeout))??;
         let text = completion
             .choices
             .into_iter()

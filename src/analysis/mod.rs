@@ -225,7 +225,7 @@ impl<'a> AnalysisOutput<'a> {
                 label: analysis.sentiment.label,
                 score: (f64::from(analysis.sentiment.score) * 10_000.0).round() / 10_000.0,
             },
-            intent: analysis.intent.as_ref().map(|i| i),
+            intent: analysis.intent.as_ref(),
             human_request: analysis.human_request,
             entities: analysis
                 .entities
