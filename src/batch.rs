@@ -96,20 +96,12 @@ pub fn analyze(
     let mut outs: Vec<Vec<u8>> = vec![Vec::new(); threads];
     let mut buf = Vec::new();
     let (mut lines, mut errors) = (0u64, 0u64);
-    loop {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        while chunk.len() < CHUNK {
-            match read_line(input, &mut buf)? {
-                Some(line) => chunk.push(line),
-                None => break,
-            }
-        }
-        if chunk.is_empty() {
-            return Ok((lines, errors));
-        }
+    let mut chunk = read_chunk(input, &mut buf)?;
+    while !chunk.is_empty() {
         let first = lines + 1;
         let per = chunk.len().div_ceil(threads);
-        let counts: Vec<u64> = std::thread::scope(|scope| {
+        // The workers analyse this chunk while this thread reads the next.
+        let (next, counts) = std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .chunks(per)
                 .zip(scratches.iter_mut())
@@ -118,7 +110,7 @@ pub fn analyze(
                 .map(|(part, ((slice, scratch), out))| {
                     scope.spawn(move || {
                         out.clear();
-                        let mut errors = 0;
+                        let mut errors = 0u64;
                         for (i, line) in slice.iter().enumerate() {
                             let number = first + (part * per + i) as u64;
                             if !analyze_line(analyzer, line, number, scratch, out) {
@@ -129,14 +121,30 @@ pub fn analyze(
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+            let next = read_chunk(input, &mut buf);
+            let counts: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap_or(0)).collect();
+            (next, counts)
         });
         for out in outs.iter().take(chunk.len().div_ceil(per)) {
             output.write_all(out)?;
         }
         errors += counts.iter().sum::<u64>();
         lines += chunk.len() as u64;
+        chunk = next?;
     }
+    Ok((lines, errors))
+}
+
+/// Up to [`CHUNK`] lines.
+fn read_chunk(input: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Vec<Line>> {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    while chunk.len() < CHUNK {
+        match read_line(input, buf)? {
+            Some(line) => chunk.push(line),
+            None => break,
+        }
+    }
+    Ok(chunk)
 }
 
 /// Analyses one line into `out`; false when it was an error.

@@ -319,9 +319,16 @@ impl SentimentModel {
     /// `lower` is `text` lowercased with the same byte ranges
     /// ([`super::text::lowercase_same_len`]).
     pub fn score(&self, text: &str, lower: &str, tokens: &[Token]) -> Sentiment {
-        let mut scratch = Scratch::default();
-        self.collect_words(text, lower, tokens, &mut scratch);
-        Sentiment::of_score(self.compound(&mut scratch))
+        // Word buffers are reused per thread: scoring a stream of messages
+        // then allocates nothing per word.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+        }
+        SCRATCH.with_borrow_mut(|s| {
+            s.reset();
+            self.collect_words(text, lower, tokens, s);
+            Sentiment::of_score(self.compound(s))
+        })
     }
 
     /// Lowercased words in order, with what the scorer needs to know of
@@ -352,24 +359,20 @@ impl SentimentModel {
                         }
                     }
                     let quoted = is_quoted(text, t.start, t.end);
-                    let text = normalise_negation(lower);
-                    s.words.push(Word {
-                        role: self.roles.get(text.as_str()).copied(),
-                        text,
-                        caps,
-                        emoji: false,
-                        quoted,
-                    });
+                    let word = s.next_word();
+                    normalise_negation_into(lower, &mut word.text);
+                    word.role = self.roles.get(word.text.as_str()).copied();
+                    word.caps = caps;
+                    word.emoji = false;
+                    word.quoted = quoted;
                 }
                 Kind::Emoji | Kind::Emoticon => {
-                    let lower = t.text(lower);
-                    s.words.push(Word {
-                        text: lower.to_owned(),
-                        role: None,
-                        caps: false,
-                        emoji: true,
-                        quoted: false,
-                    });
+                    let word = s.next_word();
+                    word.text.push_str(t.text(lower));
+                    word.role = None;
+                    word.caps = false;
+                    word.emoji = true;
+                    word.quoted = false;
                 }
                 Kind::Mark if raw == "!" => s.exclamations += 1,
                 Kind::Mark => s.questions += 1,
@@ -382,9 +385,14 @@ impl SentimentModel {
 
     /// The compound score of the collected words.
     fn compound(&self, s: &mut Scratch) -> f32 {
-        let n = s.words.len();
-        let mut contributions = vec![0.0f32; n];
-        let mut thanks = vec![false; n];
+        let n = s.len;
+        let mut contributions = std::mem::take(&mut s.contributions);
+        contributions.clear();
+        contributions.resize(n, 0.0);
+        let mut thanks = std::mem::take(&mut s.thanks);
+        thanks.clear();
+        thanks.resize(n, false);
+        let words = &s.words[..n];
         let mut skip_until = 0;
         let mut but_at = None;
         for i in 0..n {
@@ -396,13 +404,13 @@ impl SentimentModel {
                 but_at = Some(i);
                 continue;
             }
-            let (mut valence, span) = match self.phrase_at(&s.words, i) {
+            let (mut valence, span) = match self.phrase_at(words, i) {
                 Some(found) => found,
-                None => (self.word_valence(&s.words, i), 1),
+                None => (self.word_valence(words, i), 1),
             };
             skip_until = i + span;
             let role = s.words[i].role;
-            let negated = self.negated_before(&s.words, i);
+            let negated = self.negated_before(words, i);
             if role == Some(Role::Working) && span == 1 {
                 if negated {
                     contributions[i] = FAILURE;
@@ -423,7 +431,7 @@ impl SentimentModel {
             if s.words[i].caps && s.cap_differential {
                 valence += CAPS_BOOST * valence.signum();
             }
-            valence += self.boost_before(&s.words, i, valence, s.cap_differential);
+            valence += self.boost_before(words, i, valence, s.cap_differential);
             contributions[i] = valence;
             thanks[i] = role == Some(Role::Thanks) && span == 1 && !negated;
         }
@@ -436,7 +444,7 @@ impl SentimentModel {
         if complaint {
             // Politeness inside a complaint is not praise, and praise next
             // to a sarcasm marker is the opposite.
-            let sarcastic = s.scare_quotes || SARCASM.iter().any(|p| contains_phrase(&s.words, p));
+            let sarcastic = s.scare_quotes || SARCASM.iter().any(|p| contains_phrase(words, p));
             for (i, c) in contributions.iter_mut().enumerate() {
                 if thanks[i] {
                     *c *= THANKS_IN_COMPLAINT;
@@ -446,6 +454,8 @@ impl SentimentModel {
             }
         }
         let mut sum: f32 = contributions.iter().sum();
+        s.contributions = contributions;
+        s.thanks = thanks;
         if s.all_caps && sum <= 0.0 {
             // Shouting at support is not calm, even without opinion words
             // (shouted praise keeps its sign).
@@ -561,19 +571,27 @@ fn parse_line(line: &str) -> Option<(&str, f32)> {
 
 /// "don't", "don’t" and "dont" are one negation.
 fn normalise_negation(lower: &str) -> String {
+    let mut out = String::new();
+    normalise_negation_into(lower, &mut out);
+    out
+}
+
+/// [`normalise_negation`] into a reused buffer (cleared first).
+fn normalise_negation_into(lower: &str, out: &mut String) {
+    out.clear();
     if let Some(stem) = lower
         .strip_suffix("n't")
         .or_else(|| lower.strip_suffix("n’t"))
     {
-        let mut s = String::with_capacity(stem.len() + 2);
-        s.push_str(stem);
-        s.push_str("nt");
-        if s == "cant" || s == "wont" || s == "dont" || NEGATIONS.contains(&s.as_str()) {
-            return s;
+        out.push_str(stem);
+        out.push_str("nt");
+        if !(out == "cant" || out == "wont" || out == "dont" || NEGATIONS.contains(&out.as_str())) {
+            out.clear();
+            out.push_str("not");
         }
-        return "not".to_owned();
+        return;
     }
-    lower.to_owned()
+    out.push_str(lower);
 }
 
 /// True when the bytes `start..end` of `text` sit directly inside
@@ -592,7 +610,11 @@ fn contains_phrase(words: &[Word], phrase: &[&str]) -> bool {
 
 #[derive(Default)]
 struct Scratch {
+    /// Word buffers; the first `len` are this message's.
     words: Vec<Word>,
+    len: usize,
+    contributions: Vec<f32>,
+    thanks: Vec<bool>,
     exclamations: usize,
     questions: usize,
     cap_differential: bool,
@@ -600,6 +622,30 @@ struct Scratch {
     scare_quotes: bool,
 }
 
+impl Scratch {
+    /// Ready for the next message, keeping the buffers.
+    fn reset(&mut self) {
+        self.len = 0;
+        self.exclamations = 0;
+        self.questions = 0;
+        self.cap_differential = false;
+        self.all_caps = false;
+        self.scare_quotes = false;
+    }
+
+    /// The next word's buffer, its text cleared.
+    fn next_word(&mut self) -> &mut Word {
+        if self.len == self.words.len() {
+            self.words.push(Word::default());
+        }
+        let word = &mut self.words[self.len];
+        self.len += 1;
+        word.text.clear();
+        word
+    }
+}
+
+#[derive(Default)]
 struct Word {
     text: String,
     /// What the word does, looked up once.
