@@ -439,6 +439,20 @@ def vader_label(compound):
     return "neutral"
 
 
+def tally_three_class(stats, gold, handoff_label, vader_pred):
+    """Counts one row into `stats` ("h": handoff, "v": VADER); a prediction
+    of None is a handoff error row, counted wrong."""
+    for key, pred in (("h", handoff_label), ("v", vader_pred)):
+        s = stats[key]
+        s["n"] += 1
+        s[f"gold_{gold}"] += 1
+        s["correct"] += pred == gold
+        s[f"hit_{gold}"] += pred == gold
+        if pred is not None:
+            s[f"pred_{pred}"] += 1
+        s["errors"] += pred is None
+
+
 def human_label(mean):
     if abs(mean) <= 0.5:
         return "neutral"
@@ -514,16 +528,7 @@ def three_class_section(sets, results, compounds):
         else:
             stats = {"h": collections.Counter(), "v": collections.Counter()}
             for (_, mean), a, comp in zip(sets[name], results[name], compounds[name]):
-                gold = human_label(mean)
-                for key, pred in (("h", a.label), ("v", vader_label(comp))):
-                    s = stats[key]
-                    s["n"] += 1
-                    s[f"gold_{gold}"] += 1
-                    s["correct"] += pred == gold
-                    s[f"hit_{gold}"] += pred == gold
-                    if pred is not None:
-                        s[f"pred_{pred}"] += 1
-                    s["errors"] += pred is None
+                tally_three_class(stats, human_label(mean), a.label, vader_label(comp))
             for key in stats:
                 all_stats[key].update(stats[key])
         h, v = stats["h"], stats["v"]
@@ -587,15 +592,7 @@ def support_section(rows, results, compounds):
     )
     stats = {"h": collections.Counter(), "v": collections.Counter()}
     for (_, gold, _), a, comp in zip(rows, results, compounds):
-        for key, pred in (("h", a.label), ("v", vader_label(comp))):
-            s = stats[key]
-            s["n"] += 1
-            s[f"gold_{gold}"] += 1
-            s["correct"] += pred == gold
-            s[f"hit_{gold}"] += pred == gold
-            if pred is not None:
-                s[f"pred_{pred}"] += 1
-            s["errors"] += pred is None
+        tally_three_class(stats, gold, a.label, vader_label(comp))
     out = []
     for label, s in (("handoff", stats["h"]), ("VADER", stats["v"])):
         out.append(

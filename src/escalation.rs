@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::analysis::llm::LlmClient;
 use crate::analysis::summary::{self, Author, Summary, Turn};
-use crate::analysis::{Analyzer, Scratch, lang};
+use crate::analysis::{Analyzer, IntentResult, Scratch, lang};
 use crate::cases::Urgency;
 use crate::config::Config;
 use crate::routing::{Route, RouteInput, RoutingConfig, Target};
@@ -95,14 +95,7 @@ impl Intelligence {
         let Some(llm) = &self.llm else {
             return offline;
         };
-        let turns: Vec<Turn<'_>> = turns
-            .iter()
-            .map(|t| Turn {
-                author: t.author,
-                text: &t.text,
-            })
-            .collect();
-        match llm.summarize(&self.analyzer, &turns).await {
+        match llm.summarize(&self.analyzer, &as_turns(turns)).await {
             Ok(text) => text,
             Err(e) => {
                 tracing::warn!(error = %e, "LLM summary failed; using the offline summary.");
@@ -144,7 +137,7 @@ impl Intelligence {
         {
             facts.sentiment = a.sentiment.score;
             facts.human_request = a.human_request;
-            facts.intent = a.intent.map(|i| i.name);
+            facts.intent = a.intent;
         }
         facts
     }
@@ -201,13 +194,6 @@ impl Intelligence {
             source: customer.source,
             language: language.as_deref(),
         });
-        let summary_turns: Vec<Turn<'_>> = turns
-            .iter()
-            .map(|t| Turn {
-                author: t.author,
-                text: &t.text,
-            })
-            .collect();
         Decision {
             escalations,
             urgency,
@@ -216,7 +202,7 @@ impl Intelligence {
             language,
             target: route.target(urgency),
             route: route.name,
-            summary: summary::summarize(&self.analyzer, &summary_turns),
+            summary: summary::summarize(&self.analyzer, &as_turns(turns)),
         }
     }
 
@@ -224,22 +210,28 @@ impl Intelligence {
     /// the customer's messages (asking for a person is not a topic), else
     /// the latest message's.
     fn conversation_intent(&self, turns: &[TurnFacts]) -> Option<(String, f32)> {
-        let mut scratch = Scratch::default();
-        let mut best: Option<(String, f32)> = None;
+        let mut best: Option<&IntentResult> = None;
         let mut latest = None;
-        for t in turns.iter().filter(|t| t.author == Author::Customer) {
-            let Ok(a) = self.analyzer.analyze(&t.text, &mut scratch) else {
-                continue;
-            };
-            let Some(i) = a.intent else { continue };
+        for i in turns.iter().filter_map(|t| t.intent.as_ref()) {
             let specific = i.name != self.fallback_intent && i.name != "human_agent";
-            if specific && best.as_ref().is_none_or(|(_, c)| i.confidence > *c) {
-                best = Some((i.name.clone(), i.confidence));
+            if specific && best.is_none_or(|b| i.confidence > b.confidence) {
+                best = Some(i);
             }
-            latest = Some((i.name, i.confidence));
+            latest = Some(i);
         }
-        best.or(latest)
+        best.or(latest).map(|i| (i.name.clone(), i.confidence))
     }
+}
+
+/// The turns as the summarisers read them.
+fn as_turns(turns: &[TurnFacts]) -> Vec<Turn<'_>> {
+    turns
+        .iter()
+        .map(|t| Turn {
+            author: t.author,
+            text: &t.text,
+        })
+        .collect()
 }
 
 /// The VIP flag the routes match on: metadata `vip` truthy.

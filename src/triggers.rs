@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::IntentResult;
 use crate::analysis::sentiment::Trend;
 use crate::analysis::summary::Author;
 use crate::cases::Urgency;
@@ -233,8 +234,8 @@ pub struct TurnFacts {
     pub sentiment: f32,
     /// Asked for a person (customer turns).
     pub human_request: bool,
-    /// Detected intent (customer turns).
-    pub intent: Option<String>,
+    /// Detected intent and its confidence (customer turns).
+    pub intent: Option<IntentResult>,
     /// The first responder's confidence (bot turns).
     pub confidence: Option<f32>,
 }
@@ -481,7 +482,12 @@ impl Compiled {
                         format!("matched /{}/", p.as_str()),
                     );
                 }
-                if let Some(intent) = last.intent.as_ref().filter(|i| intents.contains(i)) {
+                if let Some(intent) = last
+                    .intent
+                    .as_ref()
+                    .map(|i| &i.name)
+                    .filter(|i| intents.contains(i))
+                {
                     return make(
                         reason,
                         "keyword",

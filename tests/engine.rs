@@ -207,22 +207,7 @@ async fn a_customer_message_reopens_a_resolved_case<S: Store>(store: S) {
 
 /// The conversation of the test visitor in `session`.
 async fn conversation_of<S: Store>(store: &S, session: &str) -> handoff_core::ConversationId {
-    let customer = store
-        .upsert_customer(
-            Platform::Webchat,
-            &CustomerIdentity {
-                external_id: "visitor-1".into(),
-                ..Default::default()
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    store
-        .conversation(customer.id, Platform::Webchat, session, t0())
-        .await
-        .unwrap()
-        .id
+    common::web_conversation(store, "visitor-1", session).await
 }
 
 async fn a_human_request_opens_a_routed_case_with_its_card<S: Store>(store: S) {

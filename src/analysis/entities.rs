@@ -325,7 +325,6 @@ fn classify_run(text: &str, run: &Run) -> Option<Entity> {
         .filter(char::is_ascii_digit)
         .collect();
     let before = &text[..run.start];
-    let after = &text[run.end..];
     let seps = &run.separators;
     let only = |allowed: &[u8]| seps.iter().all(|s| allowed.contains(s));
     // Card numbers: 13-19 digits, no separators or spaces/hyphens, Luhn —
@@ -345,7 +344,7 @@ fn classify_run(text: &str, run: &Run) -> Option<Entity> {
             end: run.end,
         });
     }
-    if let Some(e) = money(text, run, before, after) {
+    if let Some(e) = money(text, run, before) {
         return Some(e);
     }
     let phone_context = last_words(before, 3)
@@ -368,7 +367,7 @@ fn classify_run(text: &str, run: &Run) -> Option<Entity> {
     None
 }
 
-fn money(text: &str, run: &Run, before: &str, after: &str) -> Option<Entity> {
+fn money(text: &str, run: &Run, before: &str) -> Option<Entity> {
     if run.plus || run.paren || !run.separators.iter().all(|s| b",. ".contains(s)) {
         return None;
     }
@@ -401,7 +400,6 @@ fn money(text: &str, run: &Run, before: &str, after: &str) -> Option<Entity> {
             .contains(&w.to_ascii_lowercase().as_str())
             .then_some(end + len)
     });
-    let _ = after;
     let start = symbol_before.or(code_before);
     let stop = symbol_after.or(word_after);
     if start.is_none() && stop.is_none() {

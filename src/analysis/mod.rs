@@ -163,19 +163,6 @@ impl Analyzer {
             redacted,
         })
     }
-
-    /// Just the sentiment score of a text (0 for text that cannot be
-    /// analysed), for conversation trends.
-    pub fn sentiment_score(&self, text: &str, scratch: &mut Scratch) -> f32 {
-        if text.len() > MAX_TEXT_BYTES {
-            return 0.0;
-        }
-        text::tokenize(text, |c| self.sentiment.is_emoticon(c), &mut scratch.tokens);
-        text::lowercase_same_len(text, &mut scratch.lower);
-        self.sentiment
-            .score(text, &scratch.lower, &scratch.tokens)
-            .score
-    }
 }
 
 /// The public JSON shape of one analysis (`handoff analyze`), with spans
@@ -185,7 +172,7 @@ pub struct AnalysisOutput<'a> {
     /// Label and score.
     pub sentiment: SentimentOutput,
     /// Name and confidence.
-    pub intent: Option<&'a IntentResult>,
+    pub intent: Option<IntentOutput<'a>>,
     /// Does it ask for a person?
     pub human_request: bool,
     /// The facts, with character spans.
@@ -201,6 +188,20 @@ pub struct SentimentOutput {
     pub label: sentiment::Label,
     /// -1..1, four decimals.
     pub score: f64,
+}
+
+/// An intent in the output, its confidence rounded.
+#[derive(Debug, Serialize)]
+pub struct IntentOutput<'a> {
+    /// The intent's name.
+    pub name: &'a str,
+    /// 0..1, four decimals.
+    pub confidence: f64,
+}
+
+/// Four decimals are all a score or confidence means; more is f32 noise.
+fn round4(x: f32) -> f64 {
+    (f64::from(x) * 10_000.0).round() / 10_000.0
 }
 
 /// One entity in the output.
@@ -223,9 +224,12 @@ impl<'a> AnalysisOutput<'a> {
         Self {
             sentiment: SentimentOutput {
                 label: analysis.sentiment.label,
-                score: (f64::from(analysis.sentiment.score) * 10_000.0).round() / 10_000.0,
+                score: round4(analysis.sentiment.score),
             },
-            intent: analysis.intent.as_ref(),
+            intent: analysis.intent.as_ref().map(|i| IntentOutput {
+                name: &i.name,
+                confidence: round4(i.confidence),
+            }),
             human_request: analysis.human_request,
             entities: analysis
                 .entities
