@@ -21,19 +21,29 @@ use crate::escalation::{CustomerFacts, Intelligence};
 /// Above [`crate::analysis::MAX_TEXT_BYTES`] so that an overlong text is
 /// reported as such rather than as a broken line.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
-/// Lines per parallel chunk.
-const CHUNK: usize = 2048;
+/// Lines read ahead while the previous ones are analysed.
+const CHUNK: usize = 8192;
+/// Lines a worker takes at a time: small enough that the workers finish a
+/// chunk together, large enough that taking one costs nothing.
+const BLOCK: usize = 64;
 
 /// A line as read: its bytes, or why it was skipped.
-enum Line {
-    Text(Vec<u8>),
+enum Line<'a> {
+    Text(&'a [u8]),
     TooLong(usize),
 }
 
-/// Reads the next line (without its newline), never holding more than
-/// [`MAX_LINE_BYTES`] of it.
-fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
-    buf.clear();
+/// Where [`read_line`] put a line.
+#[derive(Clone)]
+enum Span {
+    Text(std::ops::Range<usize>),
+    TooLong(usize),
+}
+
+/// Reads the next line (without its newline) onto the end of `data`,
+/// never holding more than [`MAX_LINE_BYTES`] of it.
+fn read_line(input: &mut impl BufRead, data: &mut Vec<u8>) -> io::Result<Option<Span>> {
+    let start = data.len();
     let mut total = 0usize;
     let mut seen_any = false;
     loop {
@@ -48,7 +58,7 @@ fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Option<L
         };
         total += chunk.len();
         if total <= MAX_LINE_BYTES {
-            buf.extend_from_slice(chunk);
+            data.extend_from_slice(chunk);
         }
         let used = done.unwrap_or(chunk.len());
         input.consume(used);
@@ -59,14 +69,43 @@ fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Option<L
     if !seen_any {
         return Ok(None);
     }
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
+    if total > MAX_LINE_BYTES {
+        data.truncate(start);
+        return Ok(Some(Span::TooLong(total)));
     }
-    Ok(Some(if total > MAX_LINE_BYTES {
-        Line::TooLong(total)
-    } else {
-        Line::Text(std::mem::take(buf))
-    }))
+    if data.len() > start && data.last() == Some(&b'\r') {
+        data.pop();
+    }
+    Ok(Some(Span::Text(start..data.len())))
+}
+
+/// Up to [`CHUNK`] lines, in one buffer.
+#[derive(Default)]
+struct Chunk {
+    data: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+impl Chunk {
+    /// Replaces the contents with the next lines of `input`.
+    fn read(&mut self, input: &mut impl BufRead) -> io::Result<()> {
+        self.data.clear();
+        self.spans.clear();
+        while self.spans.len() < CHUNK {
+            match read_line(input, &mut self.data)? {
+                Some(span) => self.spans.push(span),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn line(&self, i: usize) -> Line<'_> {
+        match &self.spans[i] {
+            Span::Text(range) => Line::Text(&self.data[range.clone()]),
+            Span::TooLong(n) => Line::TooLong(*n),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -82,9 +121,25 @@ struct ErrorLine<'a> {
     line: u64,
 }
 
+/// One worker's results for a chunk: output bytes, and which blocks they
+/// hold where.
+#[derive(Default)]
+struct WorkerOut {
+    scratch: Scratch,
+    bytes: Vec<u8>,
+    /// (block, start, end) into `bytes`.
+    blocks: Vec<(usize, usize, usize)>,
+    errors: u64,
+}
+
 /// `handoff analyze`: one JSON object per input line with at least
 /// `"text"`, one JSON line out per input line, in order. Returns the
 /// number of lines and how many were errors.
+///
+/// The calling thread reads the next chunk while `threads - 1` helpers
+/// start on the current one, then joins them; blocks of lines are handed
+/// out as the threads get free, so a slow block does not hold the others
+/// up, and results are written in input order once the chunk is done.
 pub fn analyze(
     analyzer: &Analyzer,
     input: &mut impl BufRead,
@@ -92,65 +147,83 @@ pub fn analyze(
     threads: usize,
 ) -> io::Result<(u64, u64)> {
     let threads = threads.max(1);
-    let mut scratches: Vec<Scratch> = (0..threads).map(|_| Scratch::default()).collect();
-    let mut outs: Vec<Vec<u8>> = vec![Vec::new(); threads];
-    let mut buf = Vec::new();
+    let mut workers: Vec<WorkerOut> = (0..threads).map(|_| WorkerOut::default()).collect();
+    let (mut current, mut next) = (Chunk::default(), Chunk::default());
+    let mut order: Vec<(usize, usize, usize, usize)> = Vec::new();
     let (mut lines, mut errors) = (0u64, 0u64);
-    let mut chunk = read_chunk(input, &mut buf)?;
-    while !chunk.is_empty() {
+    current.read(input)?;
+    while !current.spans.is_empty() {
         let first = lines + 1;
-        let per = chunk.len().div_ceil(threads);
-        // The workers analyse this chunk while this thread reads the next.
-        let (next, counts) = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunk
-                .chunks(per)
-                .zip(scratches.iter_mut())
-                .zip(outs.iter_mut())
-                .enumerate()
-                .map(|(part, ((slice, scratch), out))| {
-                    scope.spawn(move || {
-                        out.clear();
-                        let mut errors = 0u64;
-                        for (i, line) in slice.iter().enumerate() {
-                            let number = first + (part * per + i) as u64;
-                            if !analyze_line(analyzer, line, number, scratch, out) {
-                                errors += 1;
-                            }
-                        }
-                        errors
-                    })
-                })
+        let blocks = current.spans.len().div_ceil(BLOCK);
+        let claimed = std::sync::atomic::AtomicUsize::new(0);
+        let chunk = &current;
+        let work = |w: &mut WorkerOut| {
+            w.bytes.clear();
+            w.blocks.clear();
+            w.errors = 0;
+            loop {
+                let b = claimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if b >= blocks {
+                    break;
+                }
+                let start = w.bytes.len();
+                for i in b * BLOCK..((b + 1) * BLOCK).min(chunk.spans.len()) {
+                    let number = first + i as u64;
+                    if !analyze_line(
+                        analyzer,
+                        chunk.line(i),
+                        number,
+                        &mut w.scratch,
+                        &mut w.bytes,
+                    ) {
+                        w.errors += 1;
+                    }
+                }
+                w.blocks.push((b, start, w.bytes.len()));
+            }
+        };
+        let read = std::thread::scope(|scope| {
+            let (mine, helpers) = workers.split_first_mut().expect("at least one worker");
+            let handles: Vec<_> = helpers
+                .iter_mut()
+                .map(|w| scope.spawn(|| work(w)))
                 .collect();
-            let next = read_chunk(input, &mut buf);
-            let counts: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap_or(0)).collect();
-            (next, counts)
+            let read = next.read(input);
+            work(mine);
+            for handle in handles {
+                if let Err(panic) = handle.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+            read
         });
-        for out in outs.iter().take(chunk.len().div_ceil(per)) {
-            output.write_all(out)?;
+        // Each worker's blocks are in its own buffer: write them back in
+        // input order.
+        order.clear();
+        for (w, worker) in workers.iter().enumerate() {
+            order.extend(
+                worker
+                    .blocks
+                    .iter()
+                    .map(|&(b, start, end)| (b, w, start, end)),
+            );
+            errors += worker.errors;
         }
-        errors += counts.iter().sum::<u64>();
-        lines += chunk.len() as u64;
-        chunk = next?;
+        order.sort_unstable_by_key(|&(b, ..)| b);
+        for &(_, w, start, end) in &order {
+            output.write_all(&workers[w].bytes[start..end])?;
+        }
+        lines += current.spans.len() as u64;
+        std::mem::swap(&mut current, &mut next);
+        read?;
     }
     Ok((lines, errors))
-}
-
-/// Up to [`CHUNK`] lines.
-fn read_chunk(input: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Vec<Line>> {
-    let mut chunk = Vec::with_capacity(CHUNK);
-    while chunk.len() < CHUNK {
-        match read_line(input, buf)? {
-            Some(line) => chunk.push(line),
-            None => break,
-        }
-    }
-    Ok(chunk)
 }
 
 /// Analyses one line into `out`; false when it was an error.
 fn analyze_line(
     analyzer: &Analyzer,
-    line: &Line,
+    line: Line<'_>,
     number: u64,
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
@@ -360,9 +433,15 @@ pub fn replay(
     let mut totals = ReplayTotals::default();
     let mut buf = Vec::new();
     let mut number = 0;
-    while let Some(line) = read_line(input, &mut buf)? {
+    loop {
+        buf.clear();
+        let line = match read_line(input, &mut buf)? {
+            None => break,
+            Some(Span::Text(range)) => Line::Text(&buf[range]),
+            Some(Span::TooLong(n)) => Line::TooLong(n),
+        };
         number += 1;
-        if matches!(&line, Line::Text(b) if b.iter().all(u8::is_ascii_whitespace)) {
+        if matches!(line, Line::Text(b) if b.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
         let outcome = replay_line(intel, &line, number);

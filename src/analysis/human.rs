@@ -14,7 +14,7 @@
 //! talk to anyone") is not one either. Person words are matched allowing one
 //! typo, since people asking for a human are rarely typing carefully.
 
-use super::text::{FastMap, FastSet, Kind, Token, lower_into};
+use super::text::{FastMap, Kind, Token, lower_into};
 
 /// Words naming a person on the company's side.
 const PERSONS: &[&str] = &[
@@ -279,8 +279,94 @@ fn refuses(words: &[String]) -> bool {
 
 /// The person word a possibly misspelt word stands for.
 fn canonical(word: &str) -> &str {
+    person(word).unwrap_or(word)
+}
+
+fn is_person(word: &str) -> bool {
+    person(word).is_some()
+}
+
+/// Bytes of the words [`person`] answers from its table; a word with any
+/// other byte (rare: non-ASCII letters) takes the slow path.
+fn in_table_alphabet(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'\'' | b'-' | b'_')
+}
+
+/// The person word `word` is or stands for (allowing one typo), if any.
+///
+/// This runs on every word of every message, so instead of edit-checking
+/// candidates per word it looks the word up in a table of every person word
+/// and every one-edit variant that [`person_slow`] accepts, built once.
+/// The table is exact: a word that [`person_slow`] maps to a person is one
+/// edit from it, and the edit's bytes come from the word, so a word over
+/// the table's alphabet is in the table exactly when it is a person word.
+fn person(word: &str) -> Option<&'static str> {
+    static TABLE: std::sync::OnceLock<FastMap<String, &'static str>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let alphabet: Vec<u8> = (0..=u8::MAX).filter(|&b| in_table_alphabet(b)).collect();
+        let mut table = FastMap::default();
+        for p in PERSONS {
+            table.insert((*p).to_owned(), *p);
+        }
+        for p in PERSONS.iter().filter(|p| p.len() >= 5) {
+            for variant in one_edit_variants(p.as_bytes(), &alphabet) {
+                let Ok(variant) = String::from_utf8(variant) else {
+                    continue;
+                };
+                if table.contains_key(&variant) {
+                    continue;
+                }
+                if let Some(found) = person_slow(&variant) {
+                    table.insert(variant, found);
+                }
+            }
+        }
+        table
+    });
+    if !(4..=16).contains(&word.len()) {
+        // Too short or long for a typo to be forgiven: only exact words.
+        return table.get(word).copied();
+    }
+    if word.bytes().all(in_table_alphabet) {
+        table.get(word).copied()
+    } else {
+        person_slow(word)
+    }
+}
+
+/// Every string one deletion, substitution, insertion or swap of
+/// neighbours away from `word`, over `alphabet`.
+fn one_edit_variants(word: &[u8], alphabet: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for i in 0..word.len() {
+        let mut v = word.to_vec();
+        v.remove(i);
+        out.push(v);
+        if i + 1 < word.len() {
+            let mut v = word.to_vec();
+            v.swap(i, i + 1);
+            out.push(v);
+        }
+    }
+    for &c in alphabet {
+        for i in 0..=word.len() {
+            let mut v = word.to_vec();
+            v.insert(i, c);
+            out.push(v);
+            if i < word.len() {
+                let mut v = word.to_vec();
+                v[i] = c;
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// [`person`] by edit-checking candidates: the definition the table is
+/// built from, and the path for words outside its alphabet.
+fn person_slow(word: &str) -> Option<&'static str> {
     struct Index {
-        exact: FastSet<&'static str>,
         /// Person words of five letters or more, by first letter, so a
         /// word is edit-checked against a few candidates, not all.
         fuzzy: FastMap<u8, Vec<&'static str>>,
@@ -291,16 +377,16 @@ fn canonical(word: &str) -> &str {
         for p in PERSONS.iter().filter(|p| p.len() >= 5) {
             fuzzy.entry(p.as_bytes()[0]).or_default().push(p);
         }
-        Index {
-            exact: PERSONS.iter().copied().collect(),
-            fuzzy,
-        }
+        Index { fuzzy }
     });
-    if index.exact.contains(word) || !(4..=16).contains(&word.len()) {
-        return word;
+    if let Some(exact) = PERSONS.iter().find(|p| **p == word) {
+        return Some(exact);
+    }
+    if !(4..=16).contains(&word.len()) {
+        return None;
     }
     // The first or second letter picks the bucket, which also covers a
-    // swap or loss of the first letter ("aegnt", "uman").
+    // swap of the first two letters ("aegnt").
     let b = word.as_bytes();
     [b[0], b[1]]
         .iter()
@@ -308,11 +394,6 @@ fn canonical(word: &str) -> &str {
         .flatten()
         .find(|p| p.len().abs_diff(word.len()) <= 1 && within_one_edit(word, p))
         .copied()
-        .unwrap_or(word)
-}
-
-fn is_person(word: &str) -> bool {
-    PERSONS.contains(&canonical(word))
 }
 
 /// True when `a` and `b` differ by at most one insertion, deletion,
@@ -386,6 +467,32 @@ mod tests {
         ] {
             assert!(!asks(text), "{text}");
         }
+    }
+
+    #[test]
+    fn the_person_table_agrees_with_edit_checking() {
+        // Every person word, every one- and two-edit variant of each (over
+        // the table's alphabet and a few bytes outside it) and some plain
+        // words: the table must answer exactly as the slow definition.
+        let mut alphabet: Vec<u8> = (0..=u8::MAX).filter(|&b| in_table_alphabet(b)).collect();
+        alphabet.extend_from_slice(b"A.");
+        let mut checked = 0;
+        for p in PERSONS {
+            for one in one_edit_variants(p.as_bytes(), &alphabet) {
+                for word in std::iter::once(one.clone()).chain(one_edit_variants(&one, b"aeiou'z"))
+                {
+                    let word = String::from_utf8(word).unwrap();
+                    assert_eq!(person(&word), person_slow(&word), "{word}");
+                    checked += 1;
+                }
+            }
+        }
+        for word in [
+            "humän", "agënt", "the", "order", "refund", "people's", "", "x",
+        ] {
+            assert_eq!(person(word), person_slow(word), "{word}");
+        }
+        assert!(checked > 100_000);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use super::text::{FastSet, Kind, Token, fnv as hash};
+use super::text::{Kind, Token, hash_bytes as hash};
 
 /// The shipped taxonomy and its examples (see NOTICE for their sources).
 const DEFAULT_TAXONOMY: &str = include_str!("default_intents.toml");
@@ -221,9 +221,28 @@ const STOPWORDS: &[&str] = &[
     "have", "has", "just", "so", "some", "there", "what", "u", "ur", "ya",
 ];
 
-fn stopwords() -> &'static FastSet<&'static str> {
-    static SET: std::sync::OnceLock<FastSet<&'static str>> = std::sync::OnceLock::new();
-    SET.get_or_init(|| STOPWORDS.iter().copied().collect())
+/// The longest stopword, in bytes: longer words are never looked up.
+const LONGEST_STOPWORD: usize = 6;
+
+/// Stopwords by [`hash`] of their bytes, so a word whose stem is itself
+/// (most are) is checked with the hash its feature needs anyway.
+fn stopwords() -> &'static HashMap<u64, &'static str, BuildHasherDefault<Prehashed>> {
+    static SET: std::sync::OnceLock<HashMap<u64, &'static str, BuildHasherDefault<Prehashed>>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| STOPWORDS.iter().map(|w| (hash(w.as_bytes()), *w)).collect())
+}
+
+/// True for a stopword; `stem_hash` is the hash of `stem(word)`.
+fn is_stopword(word: &str, stem_len: usize, stem_hash: u64) -> bool {
+    if word.len() > LONGEST_STOPWORD {
+        return false;
+    }
+    let h = if stem_len == word.len() {
+        stem_hash
+    } else {
+        hash(word.as_bytes())
+    };
+    stopwords().get(&h).is_some_and(|w| *w == word)
 }
 
 /// Hashed features of a text (for training).
@@ -252,7 +271,7 @@ fn features_of_tokens(lower: &str, tokens: &[Token], out: &mut Vec<u64>) {
         }
         let stem = stem(lower);
         let h = hash(stem.as_bytes());
-        if !stopwords().contains(lower) {
+        if !is_stopword(lower, stem.len(), h) {
             out.push(h);
         }
         if let Some(p) = previous {
@@ -312,6 +331,17 @@ mod tests {
         crate::analysis::text::lowercase_same_len(text, &mut lower);
         let guess = model.classify(&lower, &tokens, &mut Vec::new()).unwrap();
         (model.names()[guess.index].clone(), guess.confidence)
+    }
+
+    #[test]
+    fn every_stopword_is_found() {
+        for w in STOPWORDS {
+            assert!(w.len() <= LONGEST_STOPWORD, "{w}");
+            let s = stem(w);
+            assert!(is_stopword(w, s.len(), hash(s.as_bytes())), "{w}");
+        }
+        let s = stem("refunds");
+        assert!(!is_stopword("refunds", s.len(), hash(s.as_bytes())));
     }
 
     #[test]

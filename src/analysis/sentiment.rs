@@ -16,7 +16,7 @@
 
 use serde::Serialize;
 
-use super::text::{FastMap, FastSet, Kind, Token, is_shouted};
+use super::text::{FastMap, FastSet, Kind, Token, letters_and_shouting};
 
 const VADER_LEXICON: &str = include_str!("sentiment_lexicon.tsv");
 const SUPPORT_LEXICON: &str = include_str!("sentiment_support.tsv");
@@ -243,11 +243,25 @@ impl Sentiment {
 /// The lexicon and rules, built once.
 #[derive(Debug)]
 pub struct SentimentModel {
-    words: FastMap<String, f32>,
-    /// Phrases by first word: the remaining words and the valence.
-    phrases: FastMap<String, Vec<(Vec<String>, f32)>>,
-    roles: FastMap<&'static str, Role>,
+    /// Everything known about a word, so that scoring looks each word up
+    /// once.
+    entries: FastMap<String, Entry>,
+    /// Phrases sharing a first word ([`Entry::phrases`]): the remaining
+    /// words and the valence, longest first.
+    phrases: Vec<Vec<(Vec<String>, f32)>>,
     ignored: FastSet<String>,
+}
+
+/// What the model knows of one (normalised, lowercase) word.
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    /// Its valence as a word on its own, when the lexicon has one.
+    valence: Option<f32>,
+    role: Option<Role>,
+    /// Index into [`SentimentModel::phrases`] of the phrases it starts.
+    phrases: Option<u32>,
+    /// It starts a [`SARCASM`] marker.
+    sarcasm: bool,
 }
 
 /// What a word does besides carrying a valence.
@@ -263,8 +277,8 @@ impl SentimentModel {
     /// Builds the model; `ignored` are extra words with no opinion (brand
     /// and product names), case-insensitive.
     pub fn new(ignored: &[String]) -> Self {
-        let mut words = FastMap::default();
-        let mut phrases: FastMap<String, Vec<(Vec<String>, f32)>> = FastMap::default();
+        let mut entries: FastMap<String, Entry> = FastMap::default();
+        let mut phrases: Vec<Vec<(Vec<String>, f32)>> = Vec::new();
         for line in VADER_LEXICON.lines().chain(SUPPORT_LEXICON.lines()) {
             let Some((term, valence)) = parse_line(line) else {
                 continue;
@@ -274,45 +288,53 @@ impl SentimentModel {
             let mut parts = term.split(' ').map(normalise_negation);
             let first = parts.next().unwrap_or_default();
             let rest: Vec<String> = parts.collect();
+            let entry = entries.entry(first).or_default();
             if rest.is_empty() {
-                words.insert(first, valence);
+                entry.valence = Some(valence);
             } else {
-                let entry = phrases.entry(first).or_default();
-                entry.retain(|(words, _)| *words != rest);
-                entry.push((rest, valence));
+                let index = *entry.phrases.get_or_insert_with(|| {
+                    phrases.push(Vec::new());
+                    (phrases.len() - 1) as u32
+                });
+                let list = &mut phrases[index as usize];
+                list.retain(|(words, _)| *words != rest);
+                list.push((rest, valence));
                 // Longest phrase first, so it wins.
-                entry.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
+                list.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
             }
         }
-        let mut roles = FastMap::default();
-        for w in INTENSIFIERS {
-            roles.insert(*w, Role::Boost(BOOST));
+        // A word in two lists takes the later list's role.
+        let roles = [
+            (INTENSIFIERS, Role::Boost(BOOST)),
+            (DAMPENERS, Role::Boost(-BOOST)),
+            (WORKING_VERBS, Role::Working),
+            (THANKS, Role::Thanks),
+            (NEGATIONS, Role::Negation),
+        ];
+        for (list, role) in roles {
+            for w in list {
+                entries.entry((*w).to_owned()).or_default().role = Some(role);
+            }
         }
-        for w in DAMPENERS {
-            roles.insert(*w, Role::Boost(-BOOST));
-        }
-        for w in WORKING_VERBS {
-            roles.insert(*w, Role::Working);
-        }
-        for w in THANKS {
-            roles.insert(*w, Role::Thanks);
-        }
-        for w in NEGATIONS {
-            roles.insert(*w, Role::Negation);
+        for phrase in SARCASM {
+            entries.entry(phrase[0].to_owned()).or_default().sarcasm = true;
         }
         Self {
-            words,
+            entries,
             phrases,
-            roles,
             ignored: ignored.iter().map(|w| w.to_lowercase()).collect(),
         }
     }
 
     /// True when a whole chunk is an emoticon the lexicon knows.
     pub fn is_emoticon(&self, chunk: &str) -> bool {
-        self.words.contains_key(chunk)
+        self.has_valence(chunk)
             || (chunk.bytes().any(|b| b.is_ascii_uppercase())
-                && self.words.contains_key(&chunk.to_ascii_lowercase()))
+                && self.has_valence(&chunk.to_ascii_lowercase()))
+    }
+
+    fn has_valence(&self, word: &str) -> bool {
+        self.entries.get(word).is_some_and(|e| e.valence.is_some())
     }
 
     /// Scores one message from its tokens.
@@ -334,11 +356,14 @@ impl SentimentModel {
     /// Lowercased words in order, with what the scorer needs to know of
     /// each; handles and names to ignore are dropped here.
     fn collect_words(&self, text: &str, lower: &str, tokens: &[Token], s: &mut Scratch) {
-        let handles: Vec<&str> = tokens
-            .iter()
-            .filter(|t| t.kind == Kind::Handle)
-            .map(|t| &t.text(lower)[1..])
-            .collect();
+        // "@delta ... delta": the brand's name is no opinion either.
+        let has_handles = tokens.iter().any(|t| t.kind == Kind::Handle);
+        let is_handle = |word: &str| {
+            has_handles
+                && tokens
+                    .iter()
+                    .any(|t| t.kind == Kind::Handle && &t.text(lower)[1..] == word)
+        };
         let mut shouted = 0;
         let mut plain = 0;
         for t in tokens {
@@ -347,11 +372,13 @@ impl SentimentModel {
                 Kind::Word | Kind::Hashtag => {
                     let raw = raw.trim_start_matches('#');
                     let lower = t.text(lower).trim_start_matches('#');
-                    if self.ignored.contains(lower) || handles.contains(&lower) {
+                    if (!self.ignored.is_empty() && self.ignored.contains(lower))
+                        || is_handle(lower)
+                    {
                         continue;
                     }
-                    let caps = is_shouted(raw);
-                    if raw.chars().any(char::is_alphabetic) {
+                    let (letters, caps) = letters_and_shouting(raw);
+                    if letters {
                         if caps {
                             shouted += 1;
                         } else {
@@ -361,7 +388,11 @@ impl SentimentModel {
                     let quoted = is_quoted(text, t.start, t.end);
                     let word = s.next_word();
                     normalise_negation_into(lower, &mut word.text);
-                    word.role = self.roles.get(word.text.as_str()).copied();
+                    word.entry = self
+                        .entries
+                        .get(word.text.as_str())
+                        .copied()
+                        .unwrap_or_default();
                     word.caps = caps;
                     word.emoji = false;
                     word.quoted = quoted;
@@ -369,7 +400,15 @@ impl SentimentModel {
                 Kind::Emoji | Kind::Emoticon => {
                     let word = s.next_word();
                     word.text.push_str(t.text(lower));
-                    word.role = None;
+                    // Emoji carry a valence and start phrases, but have no role.
+                    word.entry = Entry {
+                        role: None,
+                        ..self
+                            .entries
+                            .get(word.text.as_str())
+                            .copied()
+                            .unwrap_or_default()
+                    };
                     word.caps = false;
                     word.emoji = true;
                     word.quoted = false;
@@ -409,7 +448,7 @@ impl SentimentModel {
                 None => (self.word_valence(words, i), 1),
             };
             skip_until = i + span;
-            let role = s.words[i].role;
+            let role = s.words[i].entry.role;
             let negated = self.negated_before(words, i);
             if role == Some(Role::Working) && span == 1 {
                 if negated {
@@ -444,7 +483,10 @@ impl SentimentModel {
         if complaint {
             // Politeness inside a complaint is not praise, and praise next
             // to a sarcasm marker is the opposite.
-            let sarcastic = s.scare_quotes || SARCASM.iter().any(|p| contains_phrase(words, p));
+            let sarcastic = s.scare_quotes
+                || (0..n).any(|i| {
+                    words[i].entry.sarcasm && SARCASM.iter().any(|p| phrase_is_at(words, i, p))
+                });
             for (i, c) in contributions.iter_mut().enumerate() {
                 if thanks[i] {
                     *c *= THANKS_IN_COMPLAINT;
@@ -470,15 +512,11 @@ impl SentimentModel {
 
     fn word_valence(&self, words: &[Word], i: usize) -> f32 {
         let word = words[i].text.as_str();
-        if matches!(words[i].role, Some(Role::Boost(_))) {
+        if matches!(words[i].entry.role, Some(Role::Boost(_))) {
             // An intensifier acts on what follows; it is no opinion itself.
             return 0.0;
         }
-        if word == "no"
-            && words
-                .get(i + 1)
-                .is_some_and(|n| self.words.contains_key(n.text.as_str()))
-        {
+        if word == "no" && words.get(i + 1).is_some_and(|n| n.entry.valence.is_some()) {
             // "no problem": the negation acts on "problem" instead.
             return 0.0;
         }
@@ -492,11 +530,11 @@ impl SentimentModel {
         if word == "kind" && words.get(i + 1).is_some_and(|w| w.text == "of") {
             return 0.0;
         }
-        self.words.get(word).copied().unwrap_or(0.0)
+        words[i].entry.valence.unwrap_or(0.0)
     }
 
     fn phrase_at(&self, words: &[Word], i: usize) -> Option<(f32, usize)> {
-        let candidates = self.phrases.get(words[i].text.as_str())?;
+        let candidates = &self.phrases[words[i].entry.phrases? as usize];
         candidates.iter().find_map(|(rest, valence)| {
             let matches = rest.len() + i < words.len()
                 && rest.iter().zip(&words[i + 1..]).all(|(r, w)| *r == w.text);
@@ -521,7 +559,7 @@ impl SentimentModel {
         let never_so = |j: usize| words[j].text == "never" && (so(j + 1) || (i > 0 && so(i - 1)));
         least
             || (from..i).any(|j| {
-                words[j].role == Some(Role::Negation)
+                words[j].entry.role == Some(Role::Negation)
                     // "no" negates only the next word: "no laptop, internet
                     // troubles" is still troubles.
                     && (words[j].text != "no" || j + 1 == i)
@@ -537,7 +575,7 @@ impl SentimentModel {
             let Some(j) = i.checked_sub(distance) else {
                 break;
             };
-            if let Some(Role::Boost(step)) = words[j].role {
+            if let Some(Role::Boost(step)) = words[j].entry.role {
                 let mut step = step * valence.signum();
                 if words[j].caps && cap_differential {
                     step += CAPS_BOOST * step.signum() * 0.4;
@@ -602,10 +640,9 @@ fn is_quoted(text: &str, start: usize, end: usize) -> bool {
     matches!(open, Some('"' | '“')) && matches!(close, Some('"' | '”'))
 }
 
-fn contains_phrase(words: &[Word], phrase: &[&str]) -> bool {
-    words
-        .windows(phrase.len())
-        .any(|w| w.iter().zip(phrase).all(|(a, b)| a.text == *b))
+/// True when `phrase` is written at word `i`.
+fn phrase_is_at(words: &[Word], i: usize, phrase: &[&str]) -> bool {
+    words.len() - i >= phrase.len() && words[i..].iter().zip(phrase).all(|(a, b)| a.text == *b)
 }
 
 #[derive(Default)]
@@ -648,8 +685,8 @@ impl Scratch {
 #[derive(Default)]
 struct Word {
     text: String,
-    /// What the word does, looked up once.
-    role: Option<Role>,
+    /// What the model knows of it, looked up once.
+    entry: Entry,
     caps: bool,
     emoji: bool,
     /// Written in quotation marks on its own: `"quick"`.

@@ -6,40 +6,60 @@
 //! opinion), and emoticons survive as single tokens because a whitespace
 //! chunk that is a known emoticon is kept whole.
 
-/// FNV-1a: a fast hash for the fixed lookup tables (lexicon, roles,
-/// feature weights). Seeded hashing (the std default) guards tables that
-/// attackers can insert into; these are built once from shipped and
-/// configured data, and a message only looks words up.
-#[derive(Debug, Clone, Copy)]
-pub struct Fnv(u64);
+/// A fast hash for the fixed lookup tables (lexicon, roles, feature
+/// weights), which every word of every message is looked up in. Seeded
+/// hashing (the std default) guards tables that attackers can insert into;
+/// these are built once from shipped and configured data, and a message
+/// only looks words up.
+///
+/// Eight bytes per multiply (words are short, so one or two steps), then
+/// a final mix (murmur3's) so that every bit of the result depends on every
+/// input bit: hashbrown takes the bucket from the low bits and a tag from
+/// the high ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WordHasher(u64);
 
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
+/// An odd constant with well-spread bits (2^64 / golden ratio).
+const STEP: u64 = 0x9e37_79b9_7f4a_7c15;
 
-impl std::hash::Hasher for Fnv {
+impl std::hash::Hasher for WordHasher {
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            h = (h.rotate_left(5) ^ word).wrapping_mul(STEP);
         }
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        // The length in the top byte, so "a" and "a\0" differ.
+        let word = u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56);
+        self.0 = (h.rotate_left(5) ^ word).wrapping_mul(STEP);
+    }
+
+    // `str` hashes as its bytes and then 0xff: one step, not a whole write.
+    fn write_u8(&mut self, byte: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(STEP);
     }
 }
 
-/// A map over [`Fnv`].
-pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
-/// A set over [`Fnv`].
-pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<Fnv>>;
+/// A map over [`WordHasher`].
+pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<WordHasher>>;
+/// A set over [`WordHasher`].
+pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<WordHasher>>;
 
-/// The FNV-1a hash of `bytes`.
-pub fn fnv(bytes: &[u8]) -> u64 {
-    let mut h = Fnv::default();
+/// The [`WordHasher`] hash of `bytes`.
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = WordHasher::default();
     std::hash::Hasher::write(&mut h, bytes);
     std::hash::Hasher::finish(&h)
 }
@@ -123,10 +143,65 @@ pub fn tokenize(text: &str, is_emoticon: impl Fn(&str) -> bool, out: &mut Vec<To
 }
 
 /// Whitespace-separated chunks with their start byte.
-fn chunks(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.split(char::is_whitespace)
-        .filter(|c| !c.is_empty())
-        .map(move |c| (c.as_ptr() as usize - text.as_ptr() as usize, c))
+fn chunks(text: &str) -> Chunks<'_> {
+    Chunks { text, at: 0 }
+}
+
+/// [`chunks`]: splits on Unicode whitespace like `str::split_whitespace`,
+/// but looks at ASCII bytes directly and decodes only non-ASCII characters,
+/// since this runs over every byte of every message.
+struct Chunks<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+impl<'t> Chunks<'t> {
+    /// The length of the whitespace character at `i`, or 0 when there is
+    /// none there.
+    fn space_at(&self, i: usize) -> usize {
+        let b = self.text.as_bytes()[i];
+        if b.is_ascii() {
+            return usize::from(matches!(
+                b,
+                b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'
+            ));
+        }
+        match self.text[i..].chars().next() {
+            Some(c) if c.is_whitespace() => c.len_utf8(),
+            _ => 0,
+        }
+    }
+}
+
+impl<'t> Iterator for Chunks<'t> {
+    type Item = (usize, &'t str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.text.as_bytes();
+        // Skip whitespace.
+        while self.at < bytes.len() {
+            match self.space_at(self.at) {
+                0 => break,
+                n => self.at += n,
+            }
+        }
+        if self.at >= bytes.len() {
+            return None;
+        }
+        let start = self.at;
+        while self.at < bytes.len() && self.space_at(self.at) == 0 {
+            // Step over a whole character, so `at` stays on a boundary.
+            self.at += if bytes[self.at].is_ascii() {
+                1
+            } else {
+                self.text[self.at..]
+                    .chars()
+                    .next()
+                    .map_or(1, char::len_utf8)
+            };
+        }
+        Some((start, &self.text[start..self.at]))
+    }
 }
 
 /// A chunk that is a URL or an e-mail address as a whole.
@@ -140,8 +215,9 @@ fn link_kind(chunk: &str) -> Option<Kind> {
     if lower_starts("http://") || lower_starts("https://") || lower_starts("www.") {
         return Some(Kind::Link);
     }
-    let at = chunk.find('@')?;
-    (at > 0 && chunk[at + 1..].contains('.')).then_some(Kind::Link)
+    let bytes = chunk.as_bytes();
+    let at = bytes.iter().position(|&b| b == b'@')?;
+    (at > 0 && bytes[at + 1..].contains(&b'.')).then_some(Kind::Link)
 }
 
 fn push_marks(rest: &str, base: usize, out: &mut Vec<Token>) {
@@ -158,6 +234,61 @@ fn push_marks(rest: &str, base: usize, out: &mut Vec<Token>) {
 
 /// Splits one chunk into words, handles, hashtags, emoji and marks.
 fn split_chunk(chunk: &str, base: usize, out: &mut Vec<Token>) {
+    if chunk.is_ascii() {
+        split_ascii_chunk(chunk.as_bytes(), base, out);
+    } else {
+        split_any_chunk(chunk, base, out);
+    }
+}
+
+/// [`split_any_chunk`] for the common all-ASCII chunk, on bytes: the same
+/// rules with no character decoding (ASCII has no emoji and no `’`).
+fn split_ascii_chunk(bytes: &[u8], base: usize, out: &mut Vec<Token>) {
+    let word = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphanumeric() || ((c == b'@' || c == b'#') && word(i + 1)) {
+            let kind = match c {
+                b'@' => Kind::Handle,
+                b'#' => Kind::Hashtag,
+                _ => Kind::Word,
+            };
+            let mut end = i + 1;
+            while end < bytes.len() {
+                let d = bytes[end];
+                let joiner = matches!(d, b'\'' | b'-' | b'_') && word(end + 1);
+                if d.is_ascii_alphanumeric() || joiner || (kind == Kind::Handle && d == b'.') {
+                    end += 1;
+                } else {
+                    break;
+                }
+            }
+            // A handle ending in '.' is the end of the sentence.
+            while kind == Kind::Handle && bytes[end - 1] == b'.' {
+                end -= 1;
+            }
+            out.push(Token {
+                start: base + i,
+                end: base + end,
+                kind,
+            });
+            i = end;
+        } else {
+            if c == b'!' || c == b'?' {
+                out.push(Token {
+                    start: base + i,
+                    end: base + i + 1,
+                    kind: Kind::Mark,
+                });
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Splits one chunk of any text, character by character.
+fn split_any_chunk(chunk: &str, base: usize, out: &mut Vec<Token>) {
     let bytes = chunk.as_bytes();
     let mut iter = chunk.char_indices().peekable();
     while let Some((i, c)) = iter.next() {
@@ -241,19 +372,28 @@ pub fn lower_into<'b>(word: &str, buf: &'b mut String) -> &'b str {
     buf.as_str()
 }
 
-/// True when a word is written in capitals (at least two letters, no
-/// lowercase), which is shouting.
-pub fn is_shouted(word: &str) -> bool {
+/// Whether a word has letters at all, and whether it is written in
+/// capitals (at least two letters, no lowercase), which is shouting.
+pub fn letters_and_shouting(word: &str) -> (bool, bool) {
+    if word.is_ascii() {
+        let b = word.as_bytes();
+        if b.iter().any(u8::is_ascii_lowercase) {
+            return (true, false);
+        }
+        let letters = b.iter().filter(|c| c.is_ascii_uppercase()).count();
+        return (letters > 0, letters >= 2);
+    }
     let mut letters = 0;
     for c in word.chars() {
         if c.is_lowercase() {
-            return false;
+            // Lowercase letters are letters.
+            return (true, false);
         }
         if c.is_alphabetic() {
             letters += 1;
         }
     }
-    letters >= 2
+    (letters > 0, letters >= 2)
 }
 
 /// Byte offsets to character offsets: the public output counts characters.
@@ -327,6 +467,50 @@ mod tests {
     }
 
     #[test]
+    fn the_ascii_path_splits_like_the_general_one() {
+        // Every chunk over a small alphabet of the characters the rules
+        // care about, up to five long.
+        let alphabet = b"aZ9'-_@#.!?:";
+        let mut chunk = Vec::new();
+        let mut total = 0;
+        for n in 1..=5u32 {
+            for mut code in 0..alphabet.len().pow(n) {
+                chunk.clear();
+                for _ in 0..n {
+                    chunk.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                let text = std::str::from_utf8(&chunk).unwrap();
+                let (mut fast, mut general) = (Vec::new(), Vec::new());
+                split_ascii_chunk(&chunk, 3, &mut fast);
+                split_any_chunk(text, 3, &mut general);
+                assert_eq!(fast, general, "{text}");
+                total += 1;
+            }
+        }
+        assert!(total > 200_000);
+    }
+
+    #[test]
+    fn chunks_split_on_unicode_whitespace() {
+        for text in [
+            "a b",
+            "  héllo\u{a0}wörld\t\n!! ",
+            "\u{2003}x\u{3000}y\u{85}z",
+            "",
+            "   ",
+            "😡😡 ok",
+        ] {
+            let ours: Vec<(usize, &str)> = chunks(text).collect();
+            let std: Vec<(usize, &str)> = text
+                .split_whitespace()
+                .map(|c| (c.as_ptr() as usize - text.as_ptr() as usize, c))
+                .collect();
+            assert_eq!(ours, std, "{text:?}");
+        }
+    }
+
+    #[test]
     fn char_offsets_count_characters() {
         let text = "héllo wörld";
         let index = CharIndex::new(text);
@@ -335,9 +519,10 @@ mod tests {
 
     #[test]
     fn shouting_needs_two_capitals_and_no_lowercase() {
-        assert!(is_shouted("WHERE"));
-        assert!(is_shouted("ISN'T"));
-        assert!(!is_shouted("I"));
-        assert!(!is_shouted("Where"));
+        assert_eq!(letters_and_shouting("WHERE"), (true, true));
+        assert_eq!(letters_and_shouting("ISN'T"), (true, true));
+        assert_eq!(letters_and_shouting("I"), (true, false));
+        assert_eq!(letters_and_shouting("Where"), (true, false));
+        assert_eq!(letters_and_shouting("42"), (false, false));
     }
 }
