@@ -14,7 +14,7 @@ use handoff_core::Platform;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::summary::Author;
-use crate::analysis::{AnalysisOutput, Analyzer, Scratch};
+use crate::analysis::{Analysis, Analyzer, Scratch, write_output_json};
 use crate::escalation::{CustomerFacts, Intelligence};
 
 /// The longest input line read; longer lines are skipped with an error.
@@ -126,6 +126,7 @@ struct ErrorLine<'a> {
 #[derive(Default)]
 struct WorkerOut {
     scratch: Scratch,
+    analysis: Analysis,
     bytes: Vec<u8>,
     /// (block, start, end) into `bytes`.
     blocks: Vec<(usize, usize, usize)>,
@@ -174,6 +175,7 @@ pub fn analyze(
                         chunk.line(i),
                         number,
                         &mut w.scratch,
+                        &mut w.analysis,
                         &mut w.bytes,
                     ) {
                         w.errors += 1;
@@ -226,6 +228,7 @@ fn analyze_line(
     line: Line<'_>,
     number: u64,
     scratch: &mut Scratch,
+    analysis: &mut Analysis,
     out: &mut Vec<u8>,
 ) -> bool {
     let result = match line {
@@ -237,11 +240,10 @@ fn analyze_line(
                     "line is not a JSON object with a \"text\" string ({e})"
                 )),
                 Ok(input) => analyzer
-                    .analyze(&input.text, scratch)
+                    .analyze_into(&input.text, scratch, analysis)
                     .map_err(|e| e.to_string())
-                    .map(|a| {
-                        serde_json::to_writer(&mut *out, &AnalysisOutput::new(&input.text, &a))
-                            .expect("writing JSON to memory cannot fail");
+                    .map(|()| {
+                        write_output_json(&input.text, analysis, out);
                     }),
             },
         },

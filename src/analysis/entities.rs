@@ -533,6 +533,13 @@ impl RedactionPolicy {
     /// `text` with the masked entities replaced, e.g. "[card ending 4242]".
     pub fn redact(&self, text: &str, entities: &[Entity]) -> String {
         let mut out = String::with_capacity(text.len());
+        self.redact_into(text, entities, &mut out);
+        out
+    }
+
+    /// [`Self::redact`] into a reused buffer (cleared first).
+    pub fn redact_into(&self, text: &str, entities: &[Entity], out: &mut String) {
+        out.clear();
         let mut at = 0;
         for e in entities.iter().filter(|e| self.masks(e.kind)) {
             out.push_str(&text[at..e.start]);
@@ -540,7 +547,6 @@ impl RedactionPolicy {
             at = e.end;
         }
         out.push_str(&text[at..]);
-        out
     }
 }
 

@@ -14,6 +14,7 @@
 //! talk to anyone") is not one either. Person words are matched allowing one
 //! typo, since people asking for a human are rarely typing carefully.
 
+use super::table::WordTable;
 use super::text::{FastMap, Kind, Token, lower_into};
 
 /// Words naming a person on the company's side.
@@ -292,6 +293,12 @@ fn in_table_alphabet(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'\'' | b'-' | b'_')
 }
 
+/// Builds the table [`person`] looks words up in, if it is not built yet
+/// (otherwise the first message builds it).
+pub fn prepare() {
+    person("");
+}
+
 /// The person word `word` is or stands for (allowing one typo), if any.
 ///
 /// This runs on every word of every message, so instead of edit-checking
@@ -301,25 +308,21 @@ fn in_table_alphabet(b: u8) -> bool {
 /// edit from it, and the edit's bytes come from the word, so a word over
 /// the table's alphabet is in the table exactly when it is a person word.
 fn person(word: &str) -> Option<&'static str> {
-    static TABLE: std::sync::OnceLock<FastMap<String, &'static str>> = std::sync::OnceLock::new();
+    static TABLE: std::sync::OnceLock<WordTable<&'static str>> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
         let alphabet: Vec<u8> = (0..=u8::MAX).filter(|&b| in_table_alphabet(b)).collect();
-        let mut table = FastMap::default();
-        for p in PERSONS {
-            table.insert((*p).to_owned(), *p);
-        }
+        let mut table = WordTable::new(PERSONS.iter().map(|p| (*p, *p)));
         for p in PERSONS.iter().filter(|p| p.len() >= 5) {
-            for variant in one_edit_variants(p.as_bytes(), &alphabet) {
-                let Ok(variant) = String::from_utf8(variant) else {
-                    continue;
+            one_edit_variants(p.as_bytes(), &alphabet, |variant| {
+                let Ok(variant) = std::str::from_utf8(variant) else {
+                    return;
                 };
-                if table.contains_key(&variant) {
-                    continue;
-                }
-                if let Some(found) = person_slow(&variant) {
+                if table.get(variant).is_none()
+                    && let Some(found) = person_slow(variant)
+                {
                     table.insert(variant, found);
                 }
-            }
+            });
         }
         table
     });
@@ -334,33 +337,38 @@ fn person(word: &str) -> Option<&'static str> {
     }
 }
 
-/// Every string one deletion, substitution, insertion or swap of
-/// neighbours away from `word`, over `alphabet`.
-fn one_edit_variants(word: &[u8], alphabet: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
+/// Calls `f` with every string one deletion, substitution, insertion or
+/// swap of neighbours away from `word`, over `alphabet` (some more than
+/// once), in one reused buffer.
+fn one_edit_variants(word: &[u8], alphabet: &[u8], mut f: impl FnMut(&[u8])) {
+    let mut v = Vec::with_capacity(word.len() + 1);
     for i in 0..word.len() {
-        let mut v = word.to_vec();
-        v.remove(i);
-        out.push(v);
+        v.clear();
+        v.extend_from_slice(&word[..i]);
+        v.extend_from_slice(&word[i + 1..]);
+        f(&v);
         if i + 1 < word.len() {
-            let mut v = word.to_vec();
+            v.clear();
+            v.extend_from_slice(word);
             v.swap(i, i + 1);
-            out.push(v);
+            f(&v);
         }
     }
     for &c in alphabet {
         for i in 0..=word.len() {
-            let mut v = word.to_vec();
-            v.insert(i, c);
-            out.push(v);
+            v.clear();
+            v.extend_from_slice(&word[..i]);
+            v.push(c);
+            v.extend_from_slice(&word[i..]);
+            f(&v);
             if i < word.len() {
-                let mut v = word.to_vec();
+                v.clear();
+                v.extend_from_slice(word);
                 v[i] = c;
-                out.push(v);
+                f(&v);
             }
         }
     }
-    out
 }
 
 /// [`person`] by edit-checking candidates: the definition the table is
@@ -477,15 +485,17 @@ mod tests {
         let mut alphabet: Vec<u8> = (0..=u8::MAX).filter(|&b| in_table_alphabet(b)).collect();
         alphabet.extend_from_slice(b"A.");
         let mut checked = 0;
+        let mut words = Vec::new();
         for p in PERSONS {
-            for one in one_edit_variants(p.as_bytes(), &alphabet) {
-                for word in std::iter::once(one.clone()).chain(one_edit_variants(&one, b"aeiou'z"))
-                {
-                    let word = String::from_utf8(word).unwrap();
-                    assert_eq!(person(&word), person_slow(&word), "{word}");
-                    checked += 1;
-                }
-            }
+            one_edit_variants(p.as_bytes(), &alphabet, |one| {
+                words.push(one.to_vec());
+                one_edit_variants(one, b"aeiou'z", |two| words.push(two.to_vec()));
+            });
+        }
+        for word in &words {
+            let word = std::str::from_utf8(word).unwrap();
+            assert_eq!(person(word), person_slow(word), "{word}");
+            checked += 1;
         }
         for word in [
             "humän", "agënt", "the", "order", "refund", "people's", "", "x",

@@ -84,6 +84,13 @@ pub struct IntentGuess {
     pub confidence: f32,
 }
 
+/// Buffers [`IntentModel::classify`] reuses from message to message.
+#[derive(Debug, Default)]
+pub struct IntentScratch {
+    features: Vec<u64>,
+    scores: Vec<f32>,
+}
+
 /// A trained classifier.
 #[derive(Debug)]
 pub struct IntentModel {
@@ -154,19 +161,21 @@ impl IntentModel {
     }
 
     /// Classifies a message from its tokens over its lowercased text
-    /// ([`super::text::lowercase_same_len`]); `features` is scratch space.
+    /// ([`super::text::lowercase_same_len`]).
     pub fn classify(
         &self,
         text: &str,
         tokens: &[Token],
-        features: &mut Vec<u64>,
+        scratch: &mut IntentScratch,
     ) -> Option<IntentGuess> {
         if self.names.is_empty() {
             return None;
         }
+        let IntentScratch { features, scores } = scratch;
         features_of_tokens(text, tokens, features);
         let k = self.names.len();
-        let mut scores = self.priors.clone();
+        scores.clear();
+        scores.extend_from_slice(&self.priors);
         let mut known = 0usize;
         for f in features.iter() {
             if let Some(&row) = self.rows.get(f) {
@@ -329,7 +338,9 @@ mod tests {
         tokenize(text, |_| false, &mut tokens);
         let mut lower = String::new();
         crate::analysis::text::lowercase_same_len(text, &mut lower);
-        let guess = model.classify(&lower, &tokens, &mut Vec::new()).unwrap();
+        let guess = model
+            .classify(&lower, &tokens, &mut IntentScratch::default())
+            .unwrap();
         (model.names()[guess.index].clone(), guess.confidence)
     }
 

@@ -15,12 +15,13 @@ pub mod lang;
 pub mod llm;
 pub mod sentiment;
 pub mod summary;
+pub mod table;
 pub mod text;
 
 use serde::Serialize;
 
 use self::entities::{Entity, RedactionPolicy};
-use self::intent::{IntentModel, IntentSpec};
+use self::intent::{IntentModel, IntentScratch, IntentSpec};
 use self::sentiment::{Sentiment, SentimentModel};
 use self::text::{CharIndex, Token};
 
@@ -82,6 +83,20 @@ pub struct Analysis {
     pub redacted: String,
 }
 
+impl Default for Analysis {
+    /// A neutral analysis with nothing found, for [`Analyzer::analyze_into`]
+    /// to fill.
+    fn default() -> Self {
+        Self {
+            sentiment: Sentiment::of_score(0.0),
+            intent: None,
+            human_request: false,
+            entities: Vec::new(),
+            redacted: String::new(),
+        }
+    }
+}
+
 /// An intent by name with its confidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IntentResult {
@@ -104,22 +119,27 @@ pub struct Analyzer {
 #[derive(Debug, Default)]
 pub struct Scratch {
     tokens: Vec<Token>,
-    features: Vec<u64>,
+    intent: IntentScratch,
     lower: String,
 }
 
 impl Analyzer {
     /// Builds the models.
     pub fn new(settings: &AnalyzerSettings) -> Self {
-        Self {
-            sentiment: SentimentModel::new(&settings.neutral_words),
-            intents: IntentModel::train(
-                &settings.intents,
-                &settings.fallback_intent,
-                settings.min_intent_confidence,
-            ),
-            redaction: settings.redaction.clone(),
-        }
+        // The person-word table builds on another core meanwhile: start-up
+        // is a visible share of a short `handoff analyze` run.
+        std::thread::scope(|scope| {
+            scope.spawn(human::prepare);
+            Self {
+                sentiment: SentimentModel::new(&settings.neutral_words),
+                intents: IntentModel::train(
+                    &settings.intents,
+                    &settings.fallback_intent,
+                    settings.min_intent_confidence,
+                ),
+                redaction: settings.redaction.clone(),
+            }
+        })
     }
 
     /// The intents this analyser knows.
@@ -134,6 +154,20 @@ impl Analyzer {
 
     /// Analyses one message.
     pub fn analyze(&self, text: &str, scratch: &mut Scratch) -> Result<Analysis, AnalysisError> {
+        let mut out = Analysis::default();
+        self.analyze_into(text, scratch, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::analyze`] into an analysis whose buffers are reused, so a
+    /// stream of messages allocates nothing per message. On error `out` is
+    /// left as it was.
+    pub fn analyze_into(
+        &self,
+        text: &str,
+        scratch: &mut Scratch,
+        out: &mut Analysis,
+    ) -> Result<(), AnalysisError> {
         if text.len() > MAX_TEXT_BYTES {
             return Err(AnalysisError::TooLong(text.len()));
         }
@@ -143,25 +177,31 @@ impl Analyzer {
         text::tokenize(text, |c| self.sentiment.is_emoticon(c), &mut scratch.tokens);
         text::lowercase_same_len(text, &mut scratch.lower);
         let (tokens, lower) = (&scratch.tokens, scratch.lower.as_str());
-        let sentiment = self.sentiment.score(text, lower, tokens);
-        let intent = self
-            .intents
-            .classify(lower, tokens, &mut scratch.features)
-            .map(|g| IntentResult {
-                name: self.intents.names()[g.index].clone(),
-                confidence: g.confidence,
-            });
-        let human_request = human::is_human_request(lower, tokens);
-        let mut found = Vec::new();
-        entities::find(text, &mut found);
-        let redacted = self.redaction.redact(text, &found);
-        Ok(Analysis {
-            sentiment,
-            intent,
-            human_request,
-            entities: found,
-            redacted,
-        })
+        out.sentiment = self.sentiment.score(text, lower, tokens);
+        match self.intents.classify(lower, tokens, &mut scratch.intent) {
+            Some(guess) => {
+                let name = &self.intents.names()[guess.index];
+                match &mut out.intent {
+                    Some(intent) => {
+                        intent.name.clear();
+                        intent.name.push_str(name);
+                        intent.confidence = guess.confidence;
+                    }
+                    None => {
+                        out.intent = Some(IntentResult {
+                            name: name.clone(),
+                            confidence: guess.confidence,
+                        })
+                    }
+                }
+            }
+            None => out.intent = None,
+        }
+        out.human_request = human::is_human_request(lower, tokens);
+        entities::find(text, &mut out.entities);
+        self.redaction
+            .redact_into(text, &out.entities, &mut out.redacted);
+        Ok(())
     }
 }
 
@@ -246,9 +286,123 @@ impl<'a> AnalysisOutput<'a> {
     }
 }
 
+/// Appends the [`AnalysisOutput`] of `analysis` of `text` as one JSON
+/// object, byte for byte what `serde_json` writes for it, without building
+/// it: `handoff analyze` writes one per message, and the generic
+/// serializer spent more time on the fixed keys than on the message.
+pub fn write_output_json(text: &str, analysis: &Analysis, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"sentiment\":{\"label\":\"");
+    out.extend_from_slice(analysis.sentiment.label.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"score\":");
+    push_json_number(out, round4(analysis.sentiment.score));
+    out.extend_from_slice(b"},\"intent\":");
+    match &analysis.intent {
+        Some(intent) => {
+            out.extend_from_slice(b"{\"name\":");
+            push_json_str(out, &intent.name);
+            out.extend_from_slice(b",\"confidence\":");
+            push_json_number(out, round4(intent.confidence));
+            out.push(b'}');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"human_request\":");
+    out.extend_from_slice(if analysis.human_request {
+        b"true"
+    } else {
+        b"false"
+    });
+    out.extend_from_slice(b",\"entities\":[");
+    let index = CharIndex::new(text);
+    for (i, e) in analysis.entities.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"kind\":\"");
+        out.extend_from_slice(e.kind.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"text\":");
+        push_json_str(out, e.text(text));
+        out.extend_from_slice(b",\"start\":");
+        push_json_number(out, index.chars_at(e.start));
+        out.extend_from_slice(b",\"end\":");
+        push_json_number(out, index.chars_at(e.end));
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"redacted\":");
+    push_json_str(out, &analysis.redacted);
+    out.push(b'}');
+}
+
+/// A number as `serde_json` writes it (shortest round-trip form).
+fn push_json_number(out: &mut Vec<u8>, n: impl Serialize) {
+    serde_json::to_writer(&mut *out, &n).expect("writing a number to memory cannot fail");
+}
+
+/// A JSON string literal: quotes, backslashes and control characters
+/// escaped as `serde_json` escapes them, everything else copied in runs.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let mut rest = s.as_bytes();
+    while let Some(i) = rest
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        out.extend_from_slice(&rest[..i]);
+        let b = rest[i];
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
+        }
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_written_json_matches_serde() {
+        let analyzer = Analyzer::new(&AnalyzerSettings::default());
+        let mut scratch = Scratch::default();
+        for text in [
+            "Héllo, I was charged twice for order 12345, card 4242 4242 4242 4242 and I want a refund NOW. agent please",
+            "quote \" backslash \\ tab \t bell \u{7} nul \u{0} del \u{7f} newline \n emoji 😡 mail a@b.co",
+            "hi",
+            "great, thanks!",
+        ] {
+            let a = analyzer.analyze(text, &mut scratch).unwrap();
+            let output = AnalysisOutput::new(text, &a);
+            let mut ours = Vec::new();
+            write_output_json(text, &a, &mut ours);
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&output).unwrap(),
+                "{text}"
+            );
+        }
+        let mut x = analyzer.analyze("x", &mut scratch).unwrap();
+        x.intent = None;
+        let mut ours = Vec::new();
+        write_output_json("x", &x, &mut ours);
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            serde_json::to_string(&AnalysisOutput::new("x", &x)).unwrap()
+        );
+    }
 
     #[test]
     fn a_whole_message() {

@@ -16,6 +16,7 @@
 
 use serde::Serialize;
 
+use super::table::WordTable;
 use super::text::{FastMap, FastSet, Kind, Token, letters_and_shouting};
 
 const VADER_LEXICON: &str = include_str!("sentiment_lexicon.tsv");
@@ -245,7 +246,7 @@ impl Sentiment {
 pub struct SentimentModel {
     /// Everything known about a word, so that scoring looks each word up
     /// once.
-    entries: FastMap<String, Entry>,
+    entries: WordTable<Entry>,
     /// Phrases sharing a first word ([`Entry::phrases`]): the remaining
     /// words and the valence, longest first.
     phrases: Vec<Vec<(Vec<String>, f32)>>,
@@ -320,7 +321,7 @@ impl SentimentModel {
             entries.entry(phrase[0].to_owned()).or_default().sarcasm = true;
         }
         Self {
-            entries,
+            entries: WordTable::new(entries.iter().map(|(w, e)| (w.as_str(), *e))),
             phrases,
             ignored: ignored.iter().map(|w| w.to_lowercase()).collect(),
         }

@@ -38,11 +38,13 @@ impl std::hash::Hasher for WordHasher {
             let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
             h = (h.rotate_left(5) ^ word).wrapping_mul(STEP);
         }
-        let rest = chunks.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        // The length in the top byte, so "a" and "a\0" differ.
-        let word = u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56);
+        // The rest (under eight bytes) byte by byte: for a word this is
+        // cheaper than a call to memcpy. The length goes in the top byte,
+        // so "a" and "a\0" differ.
+        let mut word = (bytes.len() as u64) << 56;
+        for (i, &b) in chunks.remainder().iter().enumerate() {
+            word ^= u64::from(b) << (8 * i);
+        }
         self.0 = (h.rotate_left(5) ^ word).wrapping_mul(STEP);
     }
 
@@ -155,21 +157,28 @@ struct Chunks<'t> {
     at: usize,
 }
 
-impl<'t> Chunks<'t> {
-    /// The length of the whitespace character at `i`, or 0 when there is
-    /// none there.
-    fn space_at(&self, i: usize) -> usize {
-        let b = self.text.as_bytes()[i];
-        if b.is_ascii() {
-            return usize::from(matches!(
-                b,
-                b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'
-            ));
-        }
-        match self.text[i..].chars().next() {
-            Some(c) if c.is_whitespace() => c.len_utf8(),
-            _ => 0,
-        }
+/// ASCII whitespace as `char::is_whitespace` sees it.
+const fn is_ascii_space(b: u8) -> bool {
+    b == b' ' || (b >= b'\t' && b <= b'\r')
+}
+
+/// Bytes where a chunk may end: ASCII whitespace, and any non-ASCII byte
+/// (whose character is then looked at). A table, because this is asked of
+/// every byte of every message.
+static STOPS_CHUNK_SCAN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b >= 0x80 || is_ascii_space(b as u8);
+        b += 1;
+    }
+    table
+};
+
+impl Chunks<'_> {
+    /// The non-ASCII character at byte `i`.
+    fn char_at(&self, i: usize) -> char {
+        self.text[i..].chars().next().unwrap_or(' ')
     }
 }
 
@@ -179,33 +188,60 @@ impl<'t> Iterator for Chunks<'t> {
     fn next(&mut self) -> Option<Self::Item> {
         let bytes = self.text.as_bytes();
         // Skip whitespace.
-        while self.at < bytes.len() {
-            match self.space_at(self.at) {
-                0 => break,
-                n => self.at += n,
+        loop {
+            let b = *bytes.get(self.at)?;
+            if b.is_ascii() {
+                if !is_ascii_space(b) {
+                    break;
+                }
+                self.at += 1;
+            } else {
+                let c = self.char_at(self.at);
+                if !c.is_whitespace() {
+                    break;
+                }
+                self.at += c.len_utf8();
             }
         }
-        if self.at >= bytes.len() {
-            return None;
-        }
+        // Up to the next whitespace: a tight scan to the next byte that is
+        // whitespace or not ASCII, and only then a look at the character.
         let start = self.at;
-        while self.at < bytes.len() && self.space_at(self.at) == 0 {
-            // Step over a whole character, so `at` stays on a boundary.
-            self.at += if bytes[self.at].is_ascii() {
-                1
-            } else {
-                self.text[self.at..]
-                    .chars()
-                    .next()
-                    .map_or(1, char::len_utf8)
-            };
+        let mut i = start;
+        loop {
+            match bytes[i..]
+                .iter()
+                .position(|&b| STOPS_CHUNK_SCAN[usize::from(b)])
+            {
+                None => {
+                    i = bytes.len();
+                    break;
+                }
+                Some(p) => {
+                    i += p;
+                    if bytes[i].is_ascii() {
+                        break;
+                    }
+                    let c = self.char_at(i);
+                    if c.is_whitespace() {
+                        break;
+                    }
+                    i += c.len_utf8();
+                }
+            }
         }
-        Some((start, &self.text[start..self.at]))
+        self.at = i;
+        Some((start, &self.text[start..i]))
     }
 }
 
 /// A chunk that is a URL or an e-mail address as a whole.
 fn link_kind(chunk: &str) -> Option<Kind> {
+    let bytes = chunk.as_bytes();
+    let at = bytes.iter().position(|&b| b == b'@');
+    if at.is_none() && !matches!(bytes.first(), Some(b'h' | b'H' | b'w' | b'W')) {
+        // Neither an address nor the start of a link.
+        return None;
+    }
     let lower_starts = |p: &str| {
         chunk.len() > p.len()
             && chunk
@@ -215,8 +251,7 @@ fn link_kind(chunk: &str) -> Option<Kind> {
     if lower_starts("http://") || lower_starts("https://") || lower_starts("www.") {
         return Some(Kind::Link);
     }
-    let bytes = chunk.as_bytes();
-    let at = bytes.iter().position(|&b| b == b'@')?;
+    let at = at?;
     (at > 0 && bytes[at + 1..].contains(&b'.')).then_some(Kind::Link)
 }
 

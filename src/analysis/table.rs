@@ -1,0 +1,241 @@
+//! A read-only map from words to small values, laid out for lookups.
+//!
+//! Every word of every message is looked up in the lexicon and the
+//! person-word table. A std `HashMap<String, _>` costs a hash pass, then up
+//! to three cache misses (control bytes, bucket, the key's heap bytes) and
+//! a `memcmp` call per lookup. Here a short word is read once, as up to
+//! three `u64`s, which give both its hash and its key; the
+//! key and value sit together in one slot, so a lookup usually reads one
+//! cache line and compares three integers. Linear probing over a table at
+//! most half full keeps probe runs short.
+
+use super::text::FastMap;
+
+/// Words up to this many bytes are stored inline; longer ones (rare in
+/// the lexicon, and never a person word) go to a side map.
+const INLINE: usize = 24;
+
+/// A short word as integers ([`Key::of`]) and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Key {
+    words: [u64; INLINE / 8],
+    len: u64,
+}
+
+impl Key {
+    /// The key of `bytes`, when it is short enough to be inline.
+    ///
+    /// Reads a fixed number of (possibly overlapping) integers whatever
+    /// the length, instead of a byte loop over the tail: for a given
+    /// length every byte lands in some integer, so equal keys mean equal
+    /// words.
+    #[inline]
+    fn of(b: &[u8]) -> Option<Key> {
+        let n = b.len();
+        let r8 = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
+        let r4 = |i: usize| u64::from(u32::from_le_bytes(b[i..i + 4].try_into().expect("four")));
+        let words = match n {
+            0 => [0, 0, 0],
+            1..=3 => [
+                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+                0,
+                0,
+            ],
+            4..=8 => [r4(0) | r4(n - 4) << 32, 0, 0],
+            9..=16 => [r8(0), r8(n - 8), 0],
+            17..=INLINE => [r8(0), r8(8), r8(n - 8)],
+            _ => return None,
+        };
+        Some(Key {
+            words,
+            len: n as u64,
+        })
+    }
+
+    /// A hash of the key whose every bit depends on every input bit
+    /// (multiply by odd constants, then murmur3's final mix): the slot
+    /// comes from the low bits.
+    #[inline]
+    fn hash(&self) -> u64 {
+        let [a, b, c] = self.words;
+        let mut h = a.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ b.wrapping_mul(0xc2b2_ae3d_27d4_eb4f).rotate_left(21)
+            ^ c.wrapping_mul(0x1656_67b1_9e37_79f9).rotate_left(42)
+            ^ self.len;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot<V> {
+    key: Key,
+    /// False for an empty slot.
+    full: bool,
+    value: V,
+}
+
+impl<V: Default> Slot<V> {
+    fn empty() -> Self {
+        Slot {
+            key: Key::default(),
+            full: false,
+            value: V::default(),
+        }
+    }
+}
+
+/// A word table; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct WordTable<V> {
+    slots: Vec<Slot<V>>,
+    mask: usize,
+    long: FastMap<Box<str>, V>,
+    len: usize,
+}
+
+impl<V: Copy + Default> WordTable<V> {
+    /// Builds the table from words and their values; a repeated word keeps
+    /// its last value.
+    pub fn new<'a>(entries: impl IntoIterator<Item = (&'a str, V)>) -> Self {
+        let entries: Vec<(&str, V)> = entries.into_iter().collect();
+        let size = (entries.len() * 2).next_power_of_two().max(16);
+        let mut table = Self {
+            slots: vec![Slot::empty(); size],
+            mask: size - 1,
+            long: FastMap::default(),
+            len: 0,
+        };
+        for (word, value) in entries {
+            table.insert(word, value);
+        }
+        table
+    }
+
+    /// Adds a word, or replaces its value.
+    pub fn insert(&mut self, word: &str, value: V) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let Some(key) = Key::of(word.as_bytes()) else {
+            if self.long.insert(word.into(), value).is_none() {
+                self.len += 1;
+            }
+            return;
+        };
+        let mut i = key.hash() as usize & self.mask;
+        loop {
+            let slot = &mut self.slots[i];
+            if !slot.full || slot.key == key {
+                if !slot.full {
+                    self.len += 1;
+                }
+                *slot = Slot {
+                    key,
+                    full: true,
+                    value,
+                };
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Doubles the slots, keeping the table at most half full.
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![Slot::empty(); size]);
+        self.mask = size - 1;
+        for slot in old.into_iter().filter(|s| s.full) {
+            let mut i = slot.key.hash() as usize & self.mask;
+            while self.slots[i].full {
+                i = (i + 1) & self.mask;
+            }
+            self.slots[i] = slot;
+        }
+    }
+
+    /// The value of `word`, if it is in the table.
+    #[inline]
+    pub fn get(&self, word: &str) -> Option<&V> {
+        let Some(key) = Key::of(word.as_bytes()) else {
+            return self.long.get(word);
+        };
+        let mut i = key.hash() as usize & self.mask;
+        loop {
+            let slot = &self.slots[i];
+            if !slot.full {
+                return None;
+            }
+            if slot.key == key {
+                return Some(&slot.value);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// How many words it holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when it holds no word.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_exactly_the_words_it_holds() {
+        let long = "a-word-longer-than-the-inline-key";
+        let words: Vec<String> = (0..5000).map(|i| format!("w{i}")).collect();
+        let table = WordTable::new(
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (w.as_str(), i))
+                .chain([("", 7), (long, 9), ("exactly-24-bytes-long-ok", 11)]),
+        );
+        assert_eq!(table.len(), 5003);
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(table.get(w), Some(&i), "{w}");
+        }
+        assert_eq!(table.get(""), Some(&7));
+        assert_eq!(table.get(long), Some(&9));
+        assert_eq!(table.get("exactly-24-bytes-long-ok"), Some(&11));
+        for missing in [
+            "w5000",
+            "w",
+            "x1",
+            "w1\0",
+            "a-word-longer-than-the-inline-kez",
+            "exactly-24-bytes-long-ok!",
+        ] {
+            assert_eq!(table.get(missing), None, "{missing:?}");
+        }
+    }
+
+    #[test]
+    fn grows_as_words_are_added() {
+        let mut table = WordTable::new([("seed", 0)]);
+        for i in 1..3000 {
+            table.insert(&format!("grown{i}"), i);
+        }
+        assert_eq!(table.len(), 3000);
+        assert_eq!(table.get("seed"), Some(&0));
+        assert!((1..3000).all(|i| table.get(&format!("grown{i}")) == Some(&i)));
+    }
+
+    #[test]
+    fn a_repeated_word_keeps_the_last_value() {
+        let table = WordTable::new([("good", 1), ("bad", 2), ("good", 3)]);
+        assert_eq!(table.get("good"), Some(&3));
+        assert_eq!(table.len(), 2);
+    }
+}
