@@ -291,7 +291,14 @@ fn split_ascii_chunk(bytes: &[u8], base: usize, out: &mut Vec<Token>) {
             };
             let mut end = i + 1;
             while end < bytes.len() {
-                let d = bytes[end];
+                // Letters and digits in one tight scan, then the joiners.
+                end += bytes[end..]
+                    .iter()
+                    .position(|b| !b.is_ascii_alphanumeric())
+                    .unwrap_or(bytes.len() - end);
+                let Some(&d) = bytes.get(end) else {
+                    break;
+                };
                 let joiner = matches!(d, b'\'' | b'-' | b'_') && word(end + 1);
                 if d.is_ascii_alphanumeric() || joiner || (kind == Kind::Handle && d == b'.') {
                     end += 1;
@@ -299,16 +306,7 @@ fn split_ascii_chunk(bytes: &[u8], base: usize, out: &mut Vec<Token>) {
                     break;
                 }
             }
-            // A handle ending in '.' is the end of the sentence.
-            while kind == Kind::Handle && bytes[end - 1] == b'.' {
-                end -= 1;
-            }
-            out.push(Token {
-                start: base + i,
-                end: base + end,
-                kind,
-            });
-            i = end;
+            i = push_word(bytes, base, i, end, kind, out);
         } else {
             if c == b'!' || c == b'?' {
                 out.push(Token {
@@ -320,6 +318,28 @@ fn split_ascii_chunk(bytes: &[u8], base: usize, out: &mut Vec<Token>) {
             i += 1;
         }
     }
+}
+
+/// Pushes the word, handle or hashtag at `start..end` of a chunk's
+/// `bytes` and returns where it ends: a handle's trailing dots are the end
+/// of the sentence, not the handle.
+fn push_word(
+    bytes: &[u8],
+    base: usize,
+    start: usize,
+    mut end: usize,
+    kind: Kind,
+    out: &mut Vec<Token>,
+) -> usize {
+    while kind == Kind::Handle && bytes[end - 1] == b'.' {
+        end -= 1;
+    }
+    out.push(Token {
+        start: base + start,
+        end: base + end,
+        kind,
+    });
+    end
 }
 
 /// Splits one chunk of any text, character by character.
@@ -344,15 +364,7 @@ fn split_any_chunk(chunk: &str, base: usize, out: &mut Vec<Token>) {
                     break;
                 }
             }
-            // A handle ending in '.' is the end of the sentence.
-            while kind == Kind::Handle && bytes[end - 1] == b'.' {
-                end -= 1;
-            }
-            out.push(Token {
-                start: base + i,
-                end: base + end,
-                kind,
-            });
+            push_word(bytes, base, i, end, kind, out);
         } else if c == '!' || c == '?' {
             out.push(Token {
                 start: base + i,
