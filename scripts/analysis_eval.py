@@ -31,6 +31,7 @@ import collections
 import csv
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -53,20 +54,13 @@ BITEXT = "intents/bitext/Bitext_Sample_Customer_Support_Training_Dataset.csv"
 # handoff's own hand-written, hand-labelled support messages (in the repo, MIT).
 SUPPORT_SET = REPO / "tests" / "fixtures" / "support_sentiment.tsv"
 
-# handoff's intent taxonomy (src/analysis/default_intents.toml).
-TAXONOMY = [
-    "billing",
-    "refund",
-    "cancellation",
-    "shipping",
-    "account_access",
-    "fraud_security",
-    "technical_issue",
-    "complaint",
-    "feedback",
-    "human_agent",
-    "general",
-]
+# handoff's intent taxonomy, in order, read from the shipped taxonomy itself
+# (each `[[intent]]` table's `name = "..."` line) so the two cannot drift.
+TAXONOMY = re.findall(
+    r'^name = "([^"]+)"$',
+    (REPO / "src" / "analysis" / "default_intents.toml").read_text(encoding="utf-8"),
+    flags=re.MULTILINE,
+)
 # Bitext's 27 intents folded into that taxonomy. Bitext has no examples of
 # fraud_security or technical_issue; predicting either on a Bitext row is
 # simply wrong.
