@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::channels::{InboxBridge, WebchatBridge};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{AgentDirectory, Engine};
@@ -16,6 +17,8 @@ use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::outbox::{Adapters, OutboxWorker};
 use crate::store::{Store, StoreError};
+use handoff_inbox::{Inbox, InboxAdapter, InboxAgent, InboxSettings};
+use handoff_webchat::{Webchat, WebchatAdapter};
 
 /// Why `serve` stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +32,35 @@ pub enum AppError {
     /// The HTTP server failed.
     #[error("the HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
+}
+
+/// The inbox's agents and its cookie key (generated once, kept in the
+/// database so sign-ins survive restarts and work across replicas).
+async fn inbox_settings<S: Store>(store: &S, config: &Config) -> Result<InboxSettings, AppError> {
+    let fresh = {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let key = store.setting("inbox_cookie_key", &fresh).await?;
+    let agents = config
+        .agents
+        .iter()
+        .filter_map(|a| {
+            Some(InboxAgent {
+                id: a.id.clone(),
+                login: a.inbox_login.clone()?,
+                name: a.name.clone(),
+                password_hash: a.password_hash.clone()?,
+            })
+        })
+        .collect();
+    Ok(InboxSettings {
+        agents,
+        cookie_key: key.into_bytes(),
+        session_hours: 12,
+        secure_cookie: config.public_url.starts_with("https://"),
+    })
 }
 
 /// How often the unanswered-message timer looks for waiting customers.
@@ -54,8 +86,20 @@ pub async fn serve<S: Store>(
         Arc::clone(&metrics),
         AgentDirectory::new(&config.agents),
         intel,
+        config.relay.clone(),
         Arc::clone(&outbox_wake),
     ));
+    let mut adapters = adapters;
+    let chat = Arc::new(Webchat::new(
+        WebchatBridge::new(Arc::clone(&engine)),
+        config.webchat.settings(&config.secrets),
+    ));
+    adapters.register(Arc::new(WebchatAdapter::new(Arc::clone(&chat))));
+    let inbox = Arc::new(Inbox::new(
+        InboxBridge::new(Arc::clone(&engine)),
+        inbox_settings(&store, config).await?,
+    ));
+    adapters.register(Arc::new(InboxAdapter::new(Arc::clone(&inbox))));
     let worker = OutboxWorker::new(
         store.clone(),
         Arc::new(adapters),
@@ -80,7 +124,9 @@ pub async fn serve<S: Store>(
         store = store.backend(),
         "handoff is listening."
     );
-    let router = http::router(AppState { engine, metrics });
+    let router = http::router(AppState { engine, metrics })
+        .merge(handoff_webchat::routes(chat))
+        .merge(handoff_inbox::routes(inbox));
     let served = http::serve(listener, router, shutdown.clone()).await;
     // However the server ended, stop the loops and wait for the worker to
     // record the deliveries it has in flight.

@@ -148,6 +148,47 @@ pub struct Case {
     pub last_delivery_error: Option<String>,
     /// Bumped on every transition; the compare-and-set token.
     pub version: i64,
+    /// What the card shows besides the state: who the customer is, why
+    /// it escalated, key facts. Fixed when the case opens.
+    pub details: CaseDetails,
+}
+
+/// The card's display data that is not case state. Stored as JSON; every
+/// field defaults so older rows still read.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CaseDetails {
+    /// The customer's display name.
+    pub customer: Option<String>,
+    /// The customer's email, when known.
+    pub email: Option<String>,
+    /// Whether the customer-side platform vouches for who they are.
+    pub verified: bool,
+    /// Where the customer writes (`webchat`, `discord`).
+    pub source: Option<String>,
+    /// Every trigger that fired, with what exactly fired.
+    pub escalations: Vec<ReasonDetail>,
+    /// The detected intent's confidence.
+    pub intent_confidence: Option<f32>,
+    /// The conversation's language.
+    pub language: Option<String>,
+    /// The route's mention for this urgency, if any.
+    pub mention: Option<String>,
+    /// Key facts (entities, redacted).
+    pub facts: Vec<String>,
+    /// What automation already tried.
+    pub tried: Vec<String>,
+}
+
+/// One escalation reason as the card shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonDetail {
+    /// The reason code.
+    pub reason: String,
+    /// Its urgency.
+    pub urgency: Urgency,
+    /// What fired, for people.
+    pub detail: String,
 }
 
 /// What someone asks of a case.
@@ -406,6 +447,7 @@ mod tests {
             card: None,
             last_delivery_error: None,
             version: 3,
+            details: CaseDetails::default(),
         }
     }
 

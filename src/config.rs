@@ -99,6 +99,9 @@ pub struct Secrets {
     pub teams_app_password: Option<Secret>,
     /// `LLM_API_KEY`, for the optional summary enrichment.
     pub llm_api_key: Option<Secret>,
+    /// `WEBCHAT_IDENTITY_SECRET`: host sites sign their logged-in users'
+    /// identity with it; without it no identity claim is trusted.
+    pub webchat_identity_secret: Option<Secret>,
 }
 
 impl Secrets {
@@ -114,11 +117,12 @@ impl Secrets {
             teams_app_id: get("TEAMS_APP_ID"),
             teams_app_password: secret("TEAMS_APP_PASSWORD"),
             llm_api_key: secret("LLM_API_KEY"),
+            webchat_identity_secret: secret("WEBCHAT_IDENTITY_SECRET"),
         }
     }
 
     /// Each secret's variable and whether it is set, in display order.
-    pub fn presence(&self) -> [(&'static str, bool); 8] {
+    pub fn presence(&self) -> [(&'static str, bool); 9] {
         [
             ("DATABASE_URL", self.database_url.is_some()),
             ("SLACK_BOT_TOKEN", self.slack_bot_token.is_some()),
@@ -128,6 +132,10 @@ impl Secrets {
             ("TEAMS_APP_ID", self.teams_app_id.is_some()),
             ("TEAMS_APP_PASSWORD", self.teams_app_password.is_some()),
             ("LLM_API_KEY", self.llm_api_key.is_some()),
+            (
+                "WEBCHAT_IDENTITY_SECRET",
+                self.webchat_identity_secret.is_some(),
+            ),
         ]
     }
 }
@@ -245,6 +253,93 @@ pub struct AgentConfig {
     /// Inbox login, if they use the built-in inbox.
     #[serde(default)]
     pub inbox_login: Option<String>,
+    /// Argon2 hash (PHC string) of their inbox password; `handoff agent
+    /// add` writes it. Without one they cannot sign in to the inbox.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+}
+
+/// `[webchat]`: the customer-side widget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebchatConfig {
+    /// The widget's title.
+    pub title: String,
+    /// Shown above a new conversation; empty for none.
+    pub greeting: String,
+    /// Longest customer message, in characters.
+    pub max_message_chars: usize,
+    /// Messages one visitor may send per minute.
+    pub messages_per_minute: u32,
+    /// New chat sessions one address may start per hour.
+    pub sessions_per_ip_per_hour: u32,
+    /// Count the first `X-Forwarded-For` address instead of the peer (only
+    /// behind a proxy you run, or visitors can pick their address).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for WebchatConfig {
+    fn default() -> Self {
+        let d = handoff_webchat::WebchatSettings::default();
+        Self {
+            title: d.title,
+            greeting: d.greeting.unwrap_or_default(),
+            max_message_chars: d.max_message_chars,
+            messages_per_minute: d.messages_per_minute,
+            sessions_per_ip_per_hour: d.sessions_per_ip_per_hour,
+            trust_forwarded_for: d.trust_forwarded_for,
+        }
+    }
+}
+
+impl WebchatConfig {
+    /// The widget's settings, with the identity secret from the environment.
+    pub fn settings(&self, secrets: &Secrets) -> handoff_webchat::WebchatSettings {
+        handoff_webchat::WebchatSettings {
+            max_message_chars: self.max_message_chars,
+            messages_per_minute: self.messages_per_minute,
+            sessions_per_ip_per_hour: self.sessions_per_ip_per_hour,
+            identity_secret: secrets
+                .webchat_identity_secret
+                .as_ref()
+                .map(|s| s.expose().as_bytes().to_vec()),
+            greeting: Some(self.greeting.clone()).filter(|g| !g.trim().is_empty()),
+            title: self.title.clone(),
+            trust_forwarded_for: self.trust_forwarded_for,
+            ..handoff_webchat::WebchatSettings::default()
+        }
+    }
+}
+
+/// `[relay]`: what agents' messages reach the customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    /// A reply starting with this is an internal note, whoever writes it.
+    pub note_prefix: String,
+    /// What a reply from someone who does not own the case is: `note`
+    /// (never reaches the customer) or `relay` (sent like the owner's).
+    pub non_owner_replies: NonOwnerReplies,
+}
+
+/// See [`RelayConfig::non_owner_replies`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NonOwnerReplies {
+    /// Internal note.
+    #[default]
+    Note,
+    /// Sent to the customer.
+    Relay,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            note_prefix: "//".into(),
+            non_owner_replies: NonOwnerReplies::Note,
+        }
+    }
 }
 
 /// `[analysis]`: the intent taxonomy, sentiment names and redaction.
@@ -318,6 +413,10 @@ pub struct Config {
     pub triggers: Vec<TriggerRule>,
     /// Where cases go.
     pub routing: RoutingConfig,
+    /// The web chat widget.
+    pub webchat: WebchatConfig,
+    /// Agent replies and internal notes.
+    pub relay: RelayConfig,
     /// Secrets from the environment; never serialised.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -336,6 +435,8 @@ impl Default for Config {
             llm: LlmConfig::default(),
             triggers: triggers::default_rules(),
             routing: RoutingConfig::default(),
+            webchat: WebchatConfig::default(),
+            relay: RelayConfig::default(),
             secrets: Secrets::default(),
         }
     }

@@ -18,30 +18,40 @@
 //!    [`Engine::sweep_unanswered`] does the same on a timer for customers
 //!    left without an answer.
 //!
-//! What is not here yet: rendered cards and notices (templates arrive with
-//! the web chat/inbox issue; the card is plain text with its data in
-//! `rich`), and the agent-reply relay with its internal-note rules. Events of kinds this engine does not handle yet are
-//! marked processed with an error saying so, never silently dropped.
+//! 6. Agent replies under a card go to the customer or stay internal notes
+//!    by the rules in [`relay`](crate::relay); a reply to an unclaimed case
+//!    claims it first. Every transition re-renders the whole card
+//!    ([`render::card`]) and tells the customer what they need to know
+//!    (agent joined, resolved), queued in the transition's transaction.
+//!
+//! Reactions are stored but not acted on yet: they are marked processed with
+//! a problem saying so, never silently dropped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use handoff_core::{
-    AgentAction, AgentId, CaseAction, Content, CustomerMessage, InboundEvent, InboundKind,
-    MessageId, OutboundCommand, Platform,
+    AgentAction, AgentId, AgentReply, CaseAction, CaseId, Content, CustomerMessage, InboundEvent,
+    InboundKind, MessageId, OutboundCommand, Platform,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::analysis::summary::Author;
-use crate::cases::{Actor, Case, CaseCommand, CaseState, Transition};
+use crate::cases::{
+    Actor, Case, CaseCommand, CaseDetails, CaseEventKind, CaseState, ReasonDetail, Transition,
+    TransitionError,
+};
 use crate::clock::Clock;
-use crate::config::AgentConfig;
-use crate::escalation::{CustomerFacts, Decision, Intelligence};
+use crate::config::{AgentConfig, RelayConfig};
+use crate::escalation::{CustomerFacts, Intelligence};
 use crate::metrics::{InboundOutcome, Metrics};
+use crate::relay::{self, ReplyRoute};
+use crate::render::{self, AgentNames};
 use crate::store::{
-    self, AuthorKind, CaseOutcome, InboundRecord, NewCase, NewMessage, NewOutbox, Store, StoreError,
+    self, AuthorKind, CaseOutcome, Conversation, InboundRecord, NewCase, NewMessage, NewOutbox,
+    Store, StoreError,
 };
 use crate::triggers::TurnFacts;
 
@@ -66,13 +76,16 @@ pub enum Ingested {
 #[derive(Debug, Default, Clone)]
 pub struct AgentDirectory {
     by_platform_user: HashMap<(Platform, String), AgentId>,
+    names: HashMap<AgentId, String>,
 }
 
 impl AgentDirectory {
     /// Indexes the configured agents by each platform identity they have.
     pub fn new(agents: &[AgentConfig]) -> Self {
         let mut by_platform_user = HashMap::new();
+        let mut names = HashMap::new();
         for a in agents {
+            names.insert(AgentId::new(&a.id), a.name.clone());
             for (platform, user) in [
                 (Platform::Slack, &a.slack_user),
                 (Platform::Teams, &a.teams_user),
@@ -83,7 +96,10 @@ impl AgentDirectory {
                 }
             }
         }
-        Self { by_platform_user }
+        Self {
+            by_platform_user,
+            names,
+        }
     }
 
     /// The agent behind a platform user, if configured.
@@ -91,6 +107,15 @@ impl AgentDirectory {
         self.by_platform_user
             .get(&(platform, user_id.to_owned()))
             .cloned()
+    }
+}
+
+impl AgentNames for AgentDirectory {
+    fn display_name(&self, agent: &AgentId) -> String {
+        self.names
+            .get(agent)
+            .cloned()
+            .unwrap_or_else(|| agent.to_string())
     }
 }
 
@@ -102,6 +127,7 @@ pub struct Engine<S> {
     metrics: Arc<Metrics>,
     agents: AgentDirectory,
     intel: Arc<Intelligence>,
+    relay: RelayConfig,
     /// Rung after new inbound events are stored.
     inbound_wake: Notify,
     /// Rung after outbox rows are written.
@@ -123,6 +149,7 @@ impl<S: Store> Engine<S> {
         metrics: Arc<Metrics>,
         agents: AgentDirectory,
         intel: Arc<Intelligence>,
+        relay: RelayConfig,
         outbox_wake: Arc<Notify>,
     ) -> Self {
         Self {
@@ -131,6 +158,7 @@ impl<S: Store> Engine<S> {
             metrics,
             agents,
             intel,
+            relay,
             inbound_wake: Notify::new(),
             outbox_wake,
         }
@@ -141,9 +169,21 @@ impl<S: Store> Engine<S> {
         &self.store
     }
 
+    /// The configured agents, for names.
+    pub fn agents(&self) -> &AgentDirectory {
+        &self.agents
+    }
+
     /// Stores an event durably. Call before acknowledging the platform.
     pub async fn ingest(&self, event: &InboundEvent) -> Result<Ingested, EngineError> {
-        let outcome = match self.store.record_inbound(event).await? {
+        let record = self.store.record_inbound(event).await?;
+        Ok(self.recorded(event, record))
+    }
+
+    /// Wakes processing and counts an event some other store call recorded
+    /// (the web chat stores its feed entry and the event together).
+    pub fn recorded(&self, event: &InboundEvent, record: InboundRecord) -> Ingested {
+        let outcome = match record {
             InboundRecord::Accepted { .. } => {
                 self.inbound_wake.notify_one();
                 Ingested::Accepted
@@ -161,7 +201,7 @@ impl<S: Store> Engine<S> {
                 Ingested::Duplicate => InboundOutcome::Duplicate,
             },
         );
-        Ok(outcome)
+        outcome
     }
 
     /// Processes stored events until none is left. Returns how many.
@@ -212,8 +252,8 @@ impl<S: Store> Engine<S> {
     async fn process(&self, event: &InboundEvent) -> Result<Option<String>, EngineError> {
         match &event.kind {
             InboundKind::CustomerMessage(m) => self.customer_message(event, m).await,
-            InboundKind::AgentAction(a) => self.agent_action(event.platform, a).await,
-            InboundKind::AgentReply(_) => Ok(Some(not_handled("agent reply"))),
+            InboundKind::AgentAction(a) => self.agent_action(event, a).await,
+            InboundKind::AgentReply(r) => self.agent_reply(event, r).await,
             InboundKind::Reaction(_) => Ok(Some(not_handled("reaction"))),
         }
     }
@@ -234,20 +274,17 @@ impl<S: Store> Engine<S> {
             .await?;
         let mut case = self.store.latest_case(conversation.id).await?;
         if let Some(c) = case.as_ref().filter(|c| c.state == CaseState::Resolved) {
-            case = match store::apply_case_command(
-                &self.store,
-                c.id,
-                &CaseCommand::Reopen,
-                now,
-                plan_card_update,
-            )
-            .await?
-            {
-                CaseOutcome::Applied(t) => Some(t.after),
-                // Someone reopened it meanwhile: use it as it is now.
-                CaseOutcome::Refused(_, c) => Some(*c),
-                CaseOutcome::UnknownCase => None,
-            };
+            case =
+                match store::apply_case_command(&self.store, c.id, &CaseCommand::Reopen, now, |t| {
+                    plan_transition(t, &conversation, &self.agents)
+                })
+                .await?
+                {
+                    CaseOutcome::Applied(t) => Some(t.after),
+                    // Someone reopened it meanwhile: use it as it is now.
+                    CaseOutcome::Refused(_, c) => Some(*c),
+                    CaseOutcome::UnknownCase => None,
+                };
         }
         let message_id = MessageId::new();
         let outbox: Vec<NewOutbox> = case
@@ -301,6 +338,7 @@ impl<S: Store> Engine<S> {
             self.consider_escalation(
                 customer.id,
                 customer.display_name.as_deref(),
+                customer.email.as_deref(),
                 conversation.id,
                 facts,
                 now,
@@ -312,10 +350,12 @@ impl<S: Store> Engine<S> {
 
     /// Runs the triggers over a never-escalated conversation and, when one
     /// fires, opens the case and queues its card together.
+    #[allow(clippy::too_many_arguments)]
     async fn consider_escalation(
         &self,
         customer: handoff_core::CustomerId,
-        display_name: Option<&str>,
+        customer_name: Option<&str>,
+        customer_email: Option<&str>,
         conversation: handoff_core::ConversationId,
         facts: CustomerFacts<'_>,
         now: chrono::DateTime<chrono::Utc>,
@@ -342,6 +382,9 @@ impl<S: Store> Engine<S> {
         let summary = self.intel.summary_text(&decision, &turns).await;
         let reasons = decision.reasons();
         let id = handoff_core::CaseId::new();
+        let Some(conv) = self.store.conversation_by_id(conversation).await? else {
+            return Ok(None);
+        };
         let case = NewCase {
             id,
             conversation,
@@ -354,7 +397,28 @@ impl<S: Store> Engine<S> {
             route: decision.route.clone(),
             previous_owner: previous_owner.clone(),
             opened_at: now,
+            details: CaseDetails {
+                customer: customer_name.map(str::to_owned),
+                email: customer_email.map(str::to_owned),
+                verified: facts.metadata.get("verified") == Some(&serde_json::Value::Bool(true)),
+                source: Some(facts.source.as_str().to_owned()),
+                escalations: decision
+                    .escalations
+                    .iter()
+                    .map(|e| ReasonDetail {
+                        reason: e.reason.clone(),
+                        urgency: e.urgency,
+                        detail: e.detail.clone(),
+                    })
+                    .collect(),
+                intent_confidence: decision.intent.as_ref().map(|(_, c)| *c),
+                language: decision.language.clone(),
+                mention: decision.target.mention.clone(),
+                facts: decision.summary.facts.clone(),
+                tried: decision.summary.tried.clone(),
+            },
         };
+        let as_opened = case.as_open_case();
         let card = NewOutbox {
             platform: decision.target.platform,
             ordering_key: format!("card:{id}"),
@@ -363,16 +427,17 @@ impl<S: Store> Engine<S> {
             command: OutboundCommand::PostCard {
                 case: id,
                 channel: decision.target.channel.clone(),
-                content: card_content(
-                    &decision,
-                    &summary,
-                    display_name,
-                    facts.source,
-                    previous_owner.as_ref(),
-                ),
+                content: render::card(&as_opened, &self.agents),
             },
         };
-        let opened = self.store.open_case(&case, &[card]).await?;
+        let notice = customer_send(
+            &conv,
+            Some(id),
+            format!("case:{id}:escalating"),
+            render::escalating_notice(&as_opened, None),
+            None,
+        );
+        let opened = self.store.open_case(&case, &[card, notice]).await?;
         tracing::info!(case_id = %id, reasons = %reasons.join(","), urgency = decision.urgency.as_str(),
             route = %decision.route, "Escalated: case opened.");
         self.outbox_wake.notify_one();
@@ -401,7 +466,7 @@ impl<S: Store> Engine<S> {
                 source: quiet.platform,
             };
             if self
-                .consider_escalation(quiet.customer, None, quiet.conversation, facts, now)
+                .consider_escalation(quiet.customer, None, None, quiet.conversation, facts, now)
                 .await?
                 .is_some()
             {
@@ -424,11 +489,107 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// An agent wrote under a card: to the customer, or an internal note.
+    async fn agent_reply(
+        &self,
+        event: &InboundEvent,
+        r: &AgentReply,
+    ) -> Result<Option<String>, EngineError> {
+        let platform = event.platform;
+        let Some(agent) = self.agents.agent(platform, &r.actor.user_id) else {
+            return Ok(Some(format!(
+                "{platform} user {} is not a configured agent; the reply was not relayed",
+                r.actor.user_id
+            )));
+        };
+        let Some(mut case) = self.store.case_by_card(&r.thread).await? else {
+            return Ok(Some(format!(
+                "no case has its card at {} {}",
+                r.thread.channel, r.thread.message_id
+            )));
+        };
+        let Some(conversation) = self.store.conversation_by_id(case.conversation).await? else {
+            return Err(EngineError::Store(StoreError::Corrupt(format!(
+                "case {} names a missing conversation",
+                case.id
+            ))));
+        };
+        let mut text = r.text.trim().to_owned();
+        for a in &r.attachments {
+            text.push_str(&format!("\n{}: {}", a.name, a.url));
+        }
+        if text.trim().is_empty() {
+            return Ok(Some("an empty reply was ignored".to_owned()));
+        }
+        let (mut route, body) = relay::route_reply(&case.state, &agent, &text, &self.relay);
+        if route == ReplyRoute::ClaimAndSend {
+            let claim = CaseCommand::Claim {
+                agent: agent.clone(),
+            };
+            route = match self.act(case.id, &claim).await? {
+                CaseOutcome::Applied(t) => {
+                    case = t.after;
+                    ReplyRoute::Send
+                }
+                // Someone else claimed first: decide again on the case as it is.
+                CaseOutcome::Refused(_, now_case) => {
+                    case = *now_case;
+                    relay::route_reply(&case.state, &agent, &text, &self.relay).0
+                }
+                CaseOutcome::UnknownCase => return Ok(Some(format!("case {} vanished", case.id))),
+            };
+        }
+        let internal = !matches!(route, ReplyRoute::Send | ReplyRoute::ClaimAndSend);
+        let id = MessageId::new();
+        let outbox: Vec<NewOutbox> = (!internal)
+            .then(|| {
+                customer_send(
+                    &conversation,
+                    Some(case.id),
+                    format!("{platform}:{}:reply", r.platform_message_id),
+                    render::agent_message(body, &self.agents.display_name(&agent)),
+                    Some(id),
+                )
+            })
+            .into_iter()
+            .collect();
+        let stored = self
+            .store
+            .add_message(
+                &NewMessage {
+                    id,
+                    conversation: conversation.id,
+                    case: Some(case.id),
+                    author: AuthorKind::Agent,
+                    author_id: Some(agent.to_string()),
+                    body: body.to_owned(),
+                    internal_note: internal,
+                    platform,
+                    platform_message_id: Some(r.platform_message_id.clone()),
+                    created_at: self.clock.now(),
+                },
+                &outbox,
+            )
+            .await?;
+        match (&stored, &route) {
+            (None, _) => tracing::info!("The agent reply was stored before."),
+            (Some(_), ReplyRoute::Note(why)) => {
+                tracing::info!(case_id = %case.id, agent = %agent, reason = ?why, "Agent reply kept as an internal note.");
+            }
+            (Some(_), _) => {
+                tracing::info!(case_id = %case.id, agent = %agent, "Agent reply queued for the customer.");
+                self.outbox_wake.notify_one();
+            }
+        }
+        Ok(None)
+    }
+
     async fn agent_action(
         &self,
-        platform: Platform,
+        event: &InboundEvent,
         a: &AgentAction,
     ) -> Result<Option<String>, EngineError> {
+        let platform = event.platform;
         let Some(agent) = self.agents.agent(platform, &a.actor.user_id) else {
             return Ok(Some(format!(
                 "{platform} user {} is not a configured agent",
@@ -449,7 +610,38 @@ impl<S: Store> Engine<S> {
         let outcome = self.act(a.case, &command).await?;
         Ok(match outcome {
             CaseOutcome::Applied(_) => None,
-            CaseOutcome::Refused(e, _) => Some(format!("refused: {e}")),
+            CaseOutcome::Refused(e, case) => {
+                // The loser of a claim race (or anyone refused) is told why,
+                // with the owner's name, where only they see it.
+                let text = match &e {
+                    TransitionError::AlreadyClaimed { by } => format!(
+                        "{} already claimed this case.",
+                        self.agents.display_name(by)
+                    ),
+                    TransitionError::NotOwner { owner } => format!(
+                        "Only {} (the owner) can release this case.",
+                        self.agents.display_name(owner)
+                    ),
+                    other => format!("That did not apply: {other}."),
+                };
+                let tell = NewOutbox {
+                    platform,
+                    ordering_key: format!("user:{platform}:{}", a.actor.user_id),
+                    case: Some(case.id),
+                    idempotency_key: format!("{platform}:{}:refused", event.event_id),
+                    command: OutboundCommand::Ephemeral {
+                        channel: case
+                            .card
+                            .as_ref()
+                            .map_or_else(|| case.route.clone(), |c| c.channel.clone()),
+                        user: a.actor.user_id.clone(),
+                        content: Content::text(text),
+                    },
+                };
+                self.store.enqueue(&[tell], self.clock.now()).await?;
+                self.outbox_wake.notify_one();
+                Some(format!("refused: {e}"))
+            }
             CaseOutcome::UnknownCase => Some(format!("case {} does not exist", a.case)),
         })
     }
@@ -460,14 +652,20 @@ impl<S: Store> Engine<S> {
         case: handoff_core::CaseId,
         command: &CaseCommand,
     ) -> Result<CaseOutcome, EngineError> {
-        let outcome = store::apply_case_command(
-            &self.store,
-            case,
-            command,
-            self.clock.now(),
-            plan_card_update,
-        )
-        .await?;
+        let Some(current) = self.store.case(case).await? else {
+            tracing::warn!(case_id = %case, "Command for an unknown case.");
+            return Ok(CaseOutcome::UnknownCase);
+        };
+        let Some(conversation) = self.store.conversation_by_id(current.conversation).await? else {
+            return Err(EngineError::Store(StoreError::Corrupt(format!(
+                "case {case} names a missing conversation"
+            ))));
+        };
+        let outcome =
+            store::apply_case_command(&self.store, case, command, self.clock.now(), |t| {
+                plan_transition(t, &conversation, &self.agents)
+            })
+            .await?;
         match &outcome {
             CaseOutcome::Applied(t) => {
                 tracing::info!(case_id = %case, event = t.event.name(), "Case changed.");
@@ -493,59 +691,6 @@ fn author(kind: AuthorKind) -> Author {
     }
 }
 
-/// The handoff card's content: plain text for now, and every field in
-/// `rich` for the template renderer and adapters.
-fn card_content(
-    d: &Decision,
-    summary: &str,
-    customer: Option<&str>,
-    source: Platform,
-    previous: Option<&AgentId>,
-) -> Content {
-    let who = customer.unwrap_or("A customer");
-    let mut text = String::new();
-    if let Some(mention) = &d.target.mention {
-        text.push_str(mention);
-        text.push(' ');
-    }
-    text.push_str(&format!(
-        "{who} on {source} needs a person ({}): {}",
-        d.urgency.as_str(),
-        d.escalations
-            .iter()
-            .map(|e| e.detail.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
-    ));
-    if let Some((intent, _)) = &d.intent {
-        text.push_str(&format!("\nIntent: {intent}"));
-    }
-    if !summary.is_empty() {
-        text.push_str(&format!("\n{summary}"));
-    }
-    if let Some(agent) = previous {
-        text.push_str(&format!("\nPrevious agent: {agent}"));
-    }
-    Content {
-        text,
-        rich: Some(serde_json::json!({
-            "customer": customer,
-            "source": source.as_str(),
-            "urgency": d.urgency.as_str(),
-            "reasons": d.escalations,
-            "intent": d.intent.as_ref().map(|(n, c)| serde_json::json!({"name": n, "confidence": c})),
-            "sentiment": d.sentiment,
-            "language": d.language,
-            "route": d.route,
-            "mention": d.target.mention,
-            "summary": summary,
-            "facts": d.summary.facts,
-            "tried": d.summary.tried,
-            "previous_agent": previous.map(AgentId::as_str),
-        })),
-    }
-}
-
 /// Recorded on an event whose kind this version stores but does not act on,
 /// so it is visibly set aside rather than silently dropped or retried forever.
 fn not_handled(kind: &str) -> String {
@@ -564,16 +709,15 @@ fn card_order_key(case: &Case) -> String {
     format!("card:{}", case.id)
 }
 
-/// The card update queued with every transition. Plain text until the
-/// template renderer lands; the command shape is final.
-fn plan_card_update(t: &Transition) -> Vec<NewOutbox> {
+/// What every transition queues with it: the card re-rendered from the
+/// case as it is now, and the customer notice the change calls for.
+fn plan_transition(
+    t: &Transition,
+    conversation: &Conversation,
+    agents: &AgentDirectory,
+) -> Vec<NewOutbox> {
     let case = &t.after;
-    let status = match &case.state {
-        CaseState::Open => "waiting for an agent".to_owned(),
-        CaseState::Claimed { by } => format!("claimed by {by}"),
-        CaseState::Resolved => "resolved".to_owned(),
-    };
-    vec![NewOutbox {
+    let mut out = vec![NewOutbox {
         platform: route_platform(case),
         ordering_key: card_order_key(case),
         case: Some(case.id),
@@ -581,9 +725,47 @@ fn plan_card_update(t: &Transition) -> Vec<NewOutbox> {
         command: OutboundCommand::UpdateCard {
             case: case.id,
             card: case.card.clone(),
-            content: Content::text(format!("Case {} ({}): {status}", case.id, case.reason)),
+            content: render::card(case, agents),
         },
-    }]
+    }];
+    let notice = match &t.event {
+        CaseEventKind::Claimed { by } | CaseEventKind::Reassigned { to: by, .. } => {
+            Some(render::joined_notice(&agents.display_name(by)))
+        }
+        CaseEventKind::Resolved => Some(render::resolved_notice()),
+        _ => None,
+    };
+    out.extend(notice.map(|content| {
+        customer_send(
+            conversation,
+            Some(case.id),
+            format!("case:{}:v{}:notice", case.id, case.version),
+            content,
+            None,
+        )
+    }));
+    out
+}
+
+/// A message to the customer, in their conversation's order.
+fn customer_send(
+    conversation: &Conversation,
+    case: Option<CaseId>,
+    idempotency_key: String,
+    content: Content,
+    message: Option<MessageId>,
+) -> NewOutbox {
+    NewOutbox {
+        platform: conversation.platform,
+        ordering_key: format!("conversation:{}", conversation.id),
+        case,
+        idempotency_key,
+        command: OutboundCommand::SendToCustomer {
+            conversation: conversation.external_ref.clone(),
+            content,
+            message,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -598,6 +780,7 @@ mod tests {
             slack_user: Some("U1".into()),
             teams_user: None,
             inbox_login: Some("alice".into()),
+            password_hash: None,
         }]);
         assert_eq!(
             dir.agent(Platform::Slack, "U1"),

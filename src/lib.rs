@@ -21,6 +21,8 @@ pub mod app;
 pub mod batch;
 /// The case state machine: pure transitions, no I/O.
 pub mod cases;
+/// The web chat's and the inbox's storage over the engine.
+pub mod channels;
 /// The source of "now", real or hand-driven in tests.
 pub mod clock;
 /// One typed configuration: defaults, then `handoff.toml`, then environment.
@@ -35,6 +37,10 @@ pub mod http;
 pub mod metrics;
 /// Durable, retried, ordered delivery of every outgoing platform call.
 pub mod outbox;
+/// Who may say what to whom: agent replies and internal notes.
+pub mod relay;
+/// The card's content and the customer notices.
+pub mod render;
 /// Which team channel a case goes to.
 pub mod routing;
 /// Durable state behind one trait, SQLite and PostgreSQL.

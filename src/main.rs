@@ -49,6 +49,11 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Manage agents.
+    Agent {
+        #[command(subcommand)]
+        action: AgentCommand,
+    },
     /// Dry-run the configured triggers and routes over saved conversations
     /// (JSON lines, one conversation per line; `-` reads stdin).
     Replay {
@@ -57,6 +62,23 @@ enum Command {
         /// Print JSON lines instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Add an agent who signs in to the inbox: appends an `[[agents]]`
+    /// entry with an argon2 password hash to the config file. The password
+    /// comes from HANDOFF_AGENT_PASSWORD or the first line of stdin.
+    Add {
+        /// The agent's key (`alice`); also their inbox login unless --login.
+        id: String,
+        /// The name customers and colleagues see (default: the key).
+        #[arg(long)]
+        name: Option<String>,
+        /// The inbox login (default: the key).
+        #[arg(long)]
+        login: Option<String>,
     },
 }
 
@@ -96,6 +118,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Analyze { threads } => return analyze(&config, *threads),
         Command::Replay { file, json } => return replay(&config, file, *json),
+        Command::Agent {
+            action: AgentCommand::Add { id, name, login },
+        } => {
+            let path = file.unwrap_or_else(|| PathBuf::from("handoff.toml"));
+            return add_agent(&config, &path, id, name.as_deref(), login.as_deref(), &env);
+        }
         _ => {}
     }
     init_tracing(&config);
@@ -137,7 +165,10 @@ async fn with_store<S: Store>(store: S, command: Command, config: &Config) -> an
             app::serve(store, config, adapters, listener, Clock::System, shutdown).await?;
             Ok(())
         }
-        Command::CheckConfig | Command::Analyze { .. } | Command::Replay { .. } => Ok(()),
+        Command::CheckConfig
+        | Command::Analyze { .. }
+        | Command::Replay { .. }
+        | Command::Agent { .. } => Ok(()),
     }
 }
 
@@ -168,6 +199,57 @@ fn replay(config: &Config, file: &std::path::Path, json: bool) -> anyhow::Result
         batch::replay(&intel, &mut std::io::BufReader::new(f), &mut output, json)?;
     }
     output.flush().context("writing the results failed")?;
+    Ok(())
+}
+
+fn add_agent(
+    config: &Config,
+    path: &std::path::Path,
+    id: &str,
+    name: Option<&str>,
+    login: Option<&str>,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !id.trim().is_empty() && !config.agents.iter().any(|a| a.id == id),
+        "an agent with the key {id:?} already exists in {} (or the key is empty)",
+        path.display()
+    );
+    let password = match env.get("HANDOFF_AGENT_PASSWORD") {
+        Some(p) => p.clone(),
+        None => {
+            eprintln!("Password for {id} (one line on stdin):");
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    anyhow::ensure!(
+        password.chars().count() >= 8,
+        "the password must be at least 8 characters"
+    );
+    let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
+    let entry = format!(
+        "\n[[agents]]\nid = {}\nname = {}\ninbox_login = {}\npassword_hash = {}\n",
+        quote(id),
+        quote(name.unwrap_or(id)),
+        quote(login.unwrap_or(id)),
+        quote(&handoff_inbox::auth::hash_password(&password)),
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    f.write_all(entry.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "Added agent {id} to {}; they sign in at /inbox as {}.",
+        path.display(),
+        login.unwrap_or(id)
+    );
     Ok(())
 }
 

@@ -42,6 +42,7 @@ fn engine_with<S: Store>(store: S, clock: Clock, config: &Config) -> Engine<S> {
         slack_user: Some("U_ALICE".into()),
         teams_user: None,
         inbox_login: None,
+        password_hash: None,
     }]);
     Engine::new(
         store,
@@ -49,6 +50,7 @@ fn engine_with<S: Store>(store: S, clock: Clock, config: &Config) -> Engine<S> {
         Arc::new(Metrics::default()),
         agents,
         Arc::new(Intelligence::new(config).unwrap()),
+        config.relay.clone(),
         Arc::new(Notify::new()),
     )
 }
@@ -142,11 +144,30 @@ async fn an_agent_click_claims_and_queues_the_card_update<S: Store>(store: S) {
         }
     );
     let outbox = store.case_outbox(case).await.unwrap();
-    assert_eq!(outbox.len(), 1, "one transition, one card update");
+    let names: Vec<_> = outbox.iter().map(|r| r.item.command.name()).collect();
+    // One transition: the card update and the customer's "Alice joined";
+    // Alice's second click is refused and she alone is told why.
+    assert_eq!(names, ["update_card", "send_to_customer", "ephemeral"]);
     assert!(matches!(
         outbox[0].item.command,
         OutboundCommand::UpdateCard { case: c, .. } if c == case
     ));
+    let OutboundCommand::SendToCustomer { content, .. } = &outbox[1].item.command else {
+        unreachable!()
+    };
+    assert_eq!(
+        content.text,
+        "Alice from our team has joined the conversation."
+    );
+    let OutboundCommand::Ephemeral { user, content, .. } = &outbox[2].item.command else {
+        unreachable!()
+    };
+    assert_eq!(user, "U_ALICE");
+    assert!(
+        content.text.contains("alice already owns"),
+        "{}",
+        content.text
+    );
     // The stranger and the second click were handled, not retried forever.
     assert!(store.pending_inbound(10).await.unwrap().is_empty());
     assert_eq!(
@@ -196,7 +217,17 @@ async fn a_customer_message_reopens_a_resolved_case<S: Store>(store: S) {
         .into_iter()
         .map(|r| r.item.command.name())
         .collect();
-    assert_eq!(commands, ["update_card", "update_card", "post_in_thread"]);
+    // Resolved (card + customer told), reopened (card), then the message
+    // goes to the card's thread.
+    assert_eq!(
+        commands,
+        [
+            "update_card",
+            "send_to_customer",
+            "update_card",
+            "post_in_thread"
+        ]
+    );
     let messages = store.messages(stored.conversation).await.unwrap();
     assert_eq!(
         messages[0].case,
@@ -245,8 +276,13 @@ async fn a_human_request_opens_a_routed_case_with_its_card<S: Store>(store: S) {
     assert_eq!(case.route, "orders");
     assert!(case.summary.contains("order 88123"), "{}", case.summary);
     let outbox = store.case_outbox(case.id).await.unwrap();
-    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox.len(), 2, "the card and the customer's notice");
     assert_eq!(outbox[0].item.platform, Platform::Slack);
+    let OutboundCommand::SendToCustomer { content, .. } = &outbox[1].item.command else {
+        panic!("expected the notice, got {:?}", outbox[1].item.command);
+    };
+    assert!(content.text.starts_with("As you asked"), "{}", content.text);
+    assert!(content.text.contains("won't need to repeat yourself"));
     let OutboundCommand::PostCard {
         channel, content, ..
     } = &outbox[0].item.command
@@ -273,7 +309,10 @@ async fn a_human_request_opens_a_routed_case_with_its_card<S: Store>(store: S) {
         .into_iter()
         .map(|r| r.item.command.name())
         .collect();
-    assert_eq!(commands, ["post_card", "post_in_thread"]);
+    assert_eq!(
+        commands,
+        ["post_card", "send_to_customer", "post_in_thread"]
+    );
 }
 
 async fn a_quiet_conversation_escalates_once_its_customer_has_waited<S: Store>(store: S) {

@@ -12,12 +12,13 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use handoff_core::{
-    AgentId, CaseId, ConversationId, CustomerId, CustomerIdentity, InboundEvent, MessageId,
-    MessageRef, OutboundCommand, Platform,
+    AgentId, CaseId, Content, ConversationId, CustomerId, CustomerIdentity, InboundEvent,
+    MessageId, MessageRef, OutboundCommand, Platform,
 };
+pub use handoff_webchat::{FeedEntry, NewFeedEntry, NewSession, Session};
 use serde::{Deserialize, Serialize};
 
-use crate::cases::{Case, CaseCommand, Transition, TransitionError, Urgency};
+use crate::cases::{Case, CaseCommand, CaseDetails, Transition, TransitionError, Urgency};
 
 pub mod postgres;
 mod sql;
@@ -242,6 +243,37 @@ pub struct NewCase {
     pub previous_owner: Option<AgentId>,
     /// When.
     pub opened_at: DateTime<Utc>,
+    /// What the card shows besides the state.
+    pub details: CaseDetails,
+}
+
+impl NewCase {
+    /// The case as [`Store::open_case`] will store it, for rendering its
+    /// first card before it exists.
+    pub fn as_open_case(&self) -> Case {
+        Case {
+            id: self.id,
+            conversation: self.conversation,
+            state: crate::cases::CaseState::Open,
+            previous_owner: self.previous_owner.clone(),
+            reason: self.reason.clone(),
+            reasons: self.reasons.clone(),
+            urgency: self.urgency,
+            intent: self.intent.clone(),
+            sentiment: self.sentiment,
+            summary: self.summary.clone(),
+            route: self.route.clone(),
+            opened_at: self.opened_at,
+            claimed_at: None,
+            first_agent_reply_at: None,
+            resolved_at: None,
+            reopen_count: 0,
+            card: None,
+            last_delivery_error: None,
+            version: 0,
+            details: self.details.clone(),
+        }
+    }
 }
 
 /// One entry of a case's append-only history.
@@ -543,6 +575,81 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         case: CaseId,
     ) -> impl Future<Output = Result<Vec<OutboxRecord>, StoreError>> + Send;
+
+    /// One conversation by id.
+    fn conversation_by_id(
+        &self,
+        id: ConversationId,
+    ) -> impl Future<Output = Result<Option<Conversation>, StoreError>> + Send;
+
+    /// The value of a generated setting (a signing key), storing `fresh` as
+    /// its value the first time; every replica then reads the same value.
+    fn setting(
+        &self,
+        name: &str,
+        fresh: &str,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
+    /// Stores a new web chat session.
+    fn webchat_create_session(
+        &self,
+        session: &NewSession,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The web chat session of a token hash, marked seen at `now`.
+    fn webchat_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+
+    /// Stores a customer's web chat message: its feed entry and its inbound
+    /// event, in one transaction. Returns whether the event was new and the
+    /// entry's position (the existing one for a resend).
+    fn webchat_accept(
+        &self,
+        entry: &NewFeedEntry,
+        event: &InboundEvent,
+    ) -> impl Future<Output = Result<(InboundRecord, i64), StoreError>> + Send;
+
+    /// Appends an entry to a visitor's feed, once per `dedupe`; its position.
+    fn webchat_append(
+        &self,
+        entry: &NewFeedEntry,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// A visitor's feed after position `after`, oldest first.
+    fn webchat_feed(
+        &self,
+        conversation: &str,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<FeedEntry>, StoreError>> + Send;
+
+    /// Stores (or replaces) the inbox's copy of a card.
+    fn inbox_put_card(
+        &self,
+        card: &InboxCard,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The inbox's cards, most recently changed first.
+    fn inbox_cards(
+        &self,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<InboxCard>, StoreError>> + Send;
+}
+
+/// The inbox's copy of a handoff card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxCard {
+    /// The case it shows.
+    pub case: CaseId,
+    /// The queue (route) it was posted to.
+    pub channel: String,
+    /// The card as last delivered.
+    pub content: Content,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// What [`apply_case_command`] reports.

@@ -18,7 +18,7 @@ use super::{
     AuthorKind, CaseEvent, Conversation, Customer, Message, OutboxItem, OutboxRecord, OutboxState,
     StoreError,
 };
-use crate::cases::{Case, CaseState, Urgency};
+use crate::cases::{Case, CaseDetails, CaseState, Urgency};
 
 pub(super) fn platform(s: &str) -> Result<Platform, StoreError> {
     s.parse()
@@ -147,6 +147,7 @@ pub(super) struct CaseRow {
     card_message_id: Option<String>,
     last_delivery_error: Option<String>,
     version: i64,
+    details: Json<CaseDetails>,
 }
 
 impl TryFrom<CaseRow> for Case {
@@ -186,6 +187,7 @@ impl TryFrom<CaseRow> for Case {
             card: message_ref(r.card_platform, r.card_channel, r.card_message_id)?,
             last_delivery_error: r.last_delivery_error,
             version: r.version,
+            details: r.details.0,
         })
     }
 }
@@ -284,7 +286,7 @@ macro_rules! case_select {
         concat!(
             "SELECT id, conversation_id, state, owner, previous_owner, reason, reasons, urgency, intent, ",
             "sentiment, summary, route, opened_at, claimed_at, first_agent_reply_at, resolved_at, ",
-            "reopen_count, card_platform, card_channel, card_message_id, last_delivery_error, version FROM cases ",
+            "reopen_count, card_platform, card_channel, card_message_id, last_delivery_error, version, details FROM cases ",
             $tail
         )
     };
@@ -347,16 +349,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn record_inbound(&self, event: &InboundEvent) -> Result<InboundRecord, StoreError> {
-                let seq: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO inbound_events (platform, event_id, payload, received_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (platform, event_id) DO NOTHING RETURNING seq",
-                )
-                .bind(event.platform.as_str())
-                .bind(&event.event_id)
-                .bind(Json(event))
-                .bind(event.received_at)
-                .fetch_optional(&self.writer)
-                .await?;
+                let seq = $crate::store::sql::insert_inbound!(&self.writer, event);
                 Ok(match seq {
                     Some(seq) => InboundRecord::Accepted { seq },
                     None => InboundRecord::Duplicate,
@@ -478,6 +471,15 @@ macro_rules! impl_sql_store {
                     .bind(message.conversation.0)
                     .execute(&mut *tx)
                     .await?;
+                // Time to first human reply counts replies that reach the
+                // customer: not notes, not the bot.
+                if let ($crate::store::AuthorKind::Agent, false, Some(case)) = (message.author, message.internal_note, message.case) {
+                    sqlx::query("UPDATE cases SET first_agent_reply_at = COALESCE(first_agent_reply_at, $1) WHERE id = $2")
+                        .bind(message.created_at)
+                        .bind(case.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 for item in outbox {
                     $crate::store::sql::insert_outbox!(&mut *tx, item, message.created_at);
                 }
@@ -500,8 +502,8 @@ macro_rules! impl_sql_store {
             async fn open_case(&self, case: &NewCase, outbox: &[NewOutbox]) -> Result<Case, StoreError> {
                 let mut tx = self.writer.begin_with($begin).await?;
                 sqlx::query(
-                    "INSERT INTO cases (id, conversation_id, state, previous_owner, reason, reasons, urgency, intent, sentiment, summary, route, opened_at) \
-                     VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    "INSERT INTO cases (id, conversation_id, state, previous_owner, reason, reasons, urgency, intent, sentiment, summary, route, opened_at, details) \
+                     VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(case.id.0)
                 .bind(case.conversation.0)
@@ -514,6 +516,7 @@ macro_rules! impl_sql_store {
                 .bind(&case.summary)
                 .bind(&case.route)
                 .bind(case.opened_at)
+                .bind(Json(&case.details))
                 .execute(&mut *tx)
                 .await?;
                 let event = CaseEventKind::Opened;
@@ -569,7 +572,7 @@ macro_rules! impl_sql_store {
                 let mut tx = self.writer.begin_with($begin).await?;
                 let updated = sqlx::query(
                     "UPDATE cases SET state = $1, owner = $2, previous_owner = $3, opened_at = $4, claimed_at = $5, \
-                       first_agent_reply_at = $6, resolved_at = $7, reopen_count = $8, version = $9 \
+                       first_agent_reply_at = COALESCE(first_agent_reply_at, $6), resolved_at = $7, reopen_count = $8, version = $9 \
                      WHERE id = $10 AND version = $11",
                 )
                 .bind(after.state.name())
@@ -826,6 +829,140 @@ macro_rules! impl_sql_store {
                 .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
             }
+
+            async fn conversation_by_id(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
+                let row: Option<$crate::store::sql::ConversationRow> = sqlx::query_as(
+                    "SELECT id, customer_id, platform, external_ref, created_at, last_message_at FROM conversations WHERE id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn setting(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+                sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(name)
+                    .bind(fresh)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.writer)
+                    .await?)
+            }
+
+            async fn webchat_create_session(&self, s: &$crate::store::NewSession) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO webchat_sessions (id, token_hash, conversation, user_id, display_name, email, created_at, last_seen_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(&s.id)
+                .bind(&s.token_hash)
+                .bind(&s.conversation)
+                .bind(&s.user_id)
+                .bind(&s.display_name)
+                .bind(&s.email)
+                .bind(s.created_at)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn webchat_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<$crate::store::Session>, StoreError> {
+                let row: Option<(String, String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                    "UPDATE webchat_sessions SET last_seen_at = $1 WHERE token_hash = $2 \
+                     RETURNING id, conversation, user_id, display_name, email",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .fetch_optional(&self.writer)
+                .await?;
+                Ok(row.map(|(id, conversation, user_id, display_name, email)| $crate::store::Session {
+                    id, conversation, user_id, display_name, email,
+                }))
+            }
+
+            async fn webchat_accept(
+                &self,
+                entry: &$crate::store::NewFeedEntry,
+                event: &InboundEvent,
+            ) -> Result<(InboundRecord, i64), StoreError> {
+                let mut tx = self.writer.begin_with($begin).await?;
+                let seq = $crate::store::sql::insert_feed!(&mut *tx, entry);
+                let inbound = $crate::store::sql::insert_inbound!(&mut *tx, event);
+                tx.commit().await?;
+                Ok((
+                    match inbound {
+                        Some(seq) => InboundRecord::Accepted { seq },
+                        None => InboundRecord::Duplicate,
+                    },
+                    seq,
+                ))
+            }
+
+            async fn webchat_append(&self, entry: &$crate::store::NewFeedEntry) -> Result<i64, StoreError> {
+                let mut tx = self.writer.begin_with($begin).await?;
+                let seq = $crate::store::sql::insert_feed!(&mut *tx, entry);
+                tx.commit().await?;
+                Ok(seq)
+            }
+
+            async fn webchat_feed(&self, conversation: &str, after: i64, limit: i64) -> Result<Vec<$crate::store::FeedEntry>, StoreError> {
+                let rows: Vec<(i64, String, String, Option<String>, String, String, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT seq, dedupe, author, author_name, kind, body, created_at FROM webchat_feed \
+                     WHERE conversation = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(conversation)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(seq, dedupe, author, author_name, kind, body, created_at)| $crate::store::FeedEntry {
+                        seq,
+                        entry: $crate::store::NewFeedEntry {
+                            conversation: conversation.to_owned(), dedupe, author, author_name, kind, body, created_at,
+                        },
+                    })
+                    .collect())
+            }
+
+            async fn inbox_put_card(&self, card: &$crate::store::InboxCard) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO inbox_cards (case_id, channel, content, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (case_id) DO UPDATE SET channel = excluded.channel, content = excluded.content, \
+                       updated_at = excluded.updated_at",
+                )
+                .bind(card.case.to_string())
+                .bind(&card.channel)
+                .bind(Json(&card.content))
+                .bind(card.updated_at)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn inbox_cards(&self, limit: i64) -> Result<Vec<$crate::store::InboxCard>, StoreError> {
+                let rows: Vec<(String, String, Json<handoff_core::Content>, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT case_id, channel, content, updated_at FROM inbox_cards ORDER BY updated_at DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(case, channel, Json(content), updated_at)| {
+                        Ok($crate::store::InboxCard {
+                            case: case.parse().map_err(|_| StoreError::Corrupt(format!("inbox card for {case:?}")))?,
+                            channel,
+                            content,
+                            updated_at,
+                        })
+                    })
+                    .collect()
+            }
+
         }
 
         impl $store {
@@ -842,6 +979,58 @@ macro_rules! impl_sql_store {
 pub(super) use impl_sql_store;
 
 /// Inserts one outbox row inside an open transaction.
+/// Stores an inbound event unless its (platform, event id) is known;
+/// evaluates to its log position, `None` for a redelivery.
+macro_rules! insert_inbound {
+    ($conn:expr, $event:expr) => {{
+        let event = $event;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO inbound_events (platform, event_id, payload, received_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (platform, event_id) DO NOTHING RETURNING seq",
+        )
+        .bind(event.platform.as_str())
+        .bind(&event.event_id)
+        .bind(Json(event))
+        .bind(event.received_at)
+        .fetch_optional($conn)
+        .await?;
+        seq
+    }};
+}
+pub(super) use insert_inbound;
+
+/// Inserts a feed entry unless its `dedupe` is known in its conversation,
+/// and evaluates to the entry's position either way.
+macro_rules! insert_feed {
+    ($conn:expr, $entry:expr) => {{
+        let entry = $entry;
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO webchat_feed (conversation, dedupe, author, author_name, kind, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (conversation, dedupe) DO NOTHING RETURNING seq",
+        )
+        .bind(&entry.conversation)
+        .bind(&entry.dedupe)
+        .bind(&entry.author)
+        .bind(&entry.author_name)
+        .bind(&entry.kind)
+        .bind(&entry.body)
+        .bind(entry.created_at)
+        .fetch_optional(&mut *$conn)
+        .await?;
+        match inserted {
+            Some(seq) => seq,
+            None => {
+                sqlx::query_scalar("SELECT seq FROM webchat_feed WHERE conversation = $1 AND dedupe = $2")
+                    .bind(&entry.conversation)
+                    .bind(&entry.dedupe)
+                    .fetch_one(&mut *$conn)
+                    .await?
+            }
+        }
+    }};
+}
+pub(super) use insert_feed;
+
 macro_rules! insert_outbox {
     ($conn:expr, $item:expr, $now:expr) => {
         sqlx::query($crate::store::sql::INSERT_OUTBOX)

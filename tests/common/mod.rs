@@ -93,6 +93,7 @@ pub fn sample_case(conversation: ConversationId) -> NewCase {
         route: "default".into(),
         previous_owner: None,
         opened_at: t0(),
+        details: Default::default(),
     }
 }
 

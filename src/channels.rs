@@ -1,0 +1,184 @@
+//! The built-in surfaces' storage, over the engine and the store: the web
+//! chat's sessions and feed, the inbox's cards and transcripts. The platform
+//! crates define what they need as traits (they never import the engine);
+//! these bridges implement them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use handoff_core::{CaseId, InboundEvent};
+use handoff_inbox::{CardRecord, InboxBackend, TranscriptLine};
+use handoff_webchat::{ChatBackend, FeedEntry, NewFeedEntry, NewSession, Session};
+
+use crate::engine::Engine;
+use crate::render::AgentNames;
+use crate::store::{AuthorKind, InboxCard, Store};
+
+/// The web chat's storage.
+#[derive(Debug)]
+pub struct WebchatBridge<S> {
+    engine: Arc<Engine<S>>,
+}
+
+impl<S> WebchatBridge<S> {
+    /// Over `engine` and its store.
+    pub fn new(engine: Arc<Engine<S>>) -> Self {
+        Self { engine }
+    }
+}
+
+fn chat_error(e: impl std::fmt::Display) -> handoff_webchat::BackendError {
+    handoff_webchat::BackendError(e.to_string())
+}
+
+#[async_trait]
+impl<S: Store> ChatBackend for WebchatBridge<S> {
+    async fn create_session(
+        &self,
+        session: &NewSession,
+    ) -> Result<(), handoff_webchat::BackendError> {
+        self.engine
+            .store()
+            .webchat_create_session(session)
+            .await
+            .map_err(chat_error)
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, handoff_webchat::BackendError> {
+        self.engine
+            .store()
+            .webchat_session(token_hash, now)
+            .await
+            .map_err(chat_error)
+    }
+
+    async fn accept(
+        &self,
+        entry: &NewFeedEntry,
+        event: &InboundEvent,
+    ) -> Result<i64, handoff_webchat::BackendError> {
+        let (record, seq) = self
+            .engine
+            .store()
+            .webchat_accept(entry, event)
+            .await
+            .map_err(chat_error)?;
+        self.engine.recorded(event, record);
+        Ok(seq)
+    }
+
+    async fn append(&self, entry: &NewFeedEntry) -> Result<i64, handoff_webchat::BackendError> {
+        self.engine
+            .store()
+            .webchat_append(entry)
+            .await
+            .map_err(chat_error)
+    }
+
+    async fn feed(
+        &self,
+        conversation: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<FeedEntry>, handoff_webchat::BackendError> {
+        self.engine
+            .store()
+            .webchat_feed(conversation, after, limit)
+            .await
+            .map_err(chat_error)
+    }
+}
+
+/// The inbox's storage and its way into the engine.
+#[derive(Debug)]
+pub struct InboxBridge<S> {
+    engine: Arc<Engine<S>>,
+}
+
+impl<S> InboxBridge<S> {
+    /// Over `engine` and its store.
+    pub fn new(engine: Arc<Engine<S>>) -> Self {
+        Self { engine }
+    }
+}
+
+fn inbox_error(e: impl std::fmt::Display) -> handoff_inbox::BackendError {
+    handoff_inbox::BackendError(e.to_string())
+}
+
+#[async_trait]
+impl<S: Store> InboxBackend for InboxBridge<S> {
+    async fn ingest(&self, event: &InboundEvent) -> Result<(), handoff_inbox::BackendError> {
+        self.engine.ingest(event).await.map_err(inbox_error)?;
+        Ok(())
+    }
+
+    async fn put_card(&self, card: &CardRecord) -> Result<(), handoff_inbox::BackendError> {
+        self.engine
+            .store()
+            .inbox_put_card(&InboxCard {
+                case: card.case,
+                channel: card.channel.clone(),
+                content: card.content.clone(),
+                updated_at: card.updated_at,
+            })
+            .await
+            .map_err(inbox_error)
+    }
+
+    async fn cards(&self, limit: i64) -> Result<Vec<CardRecord>, handoff_inbox::BackendError> {
+        Ok(self
+            .engine
+            .store()
+            .inbox_cards(limit)
+            .await
+            .map_err(inbox_error)?
+            .into_iter()
+            .map(|c| CardRecord {
+                case: c.case,
+                channel: c.channel,
+                content: c.content,
+                updated_at: c.updated_at,
+            })
+            .collect())
+    }
+
+    async fn transcript(
+        &self,
+        case: CaseId,
+    ) -> Result<Option<Vec<TranscriptLine>>, handoff_inbox::BackendError> {
+        let store = self.engine.store();
+        let Some(case) = store.case(case).await.map_err(inbox_error)? else {
+            return Ok(None);
+        };
+        let customer = case.details.customer.clone();
+        let names = self.engine.agents();
+        let lines = store
+            .messages(case.conversation)
+            .await
+            .map_err(inbox_error)?
+            .into_iter()
+            .map(|m| TranscriptLine {
+                author: m.author.as_str().to_owned(),
+                name: match m.author {
+                    AuthorKind::Customer => customer.clone(),
+                    AuthorKind::Agent => m
+                        .author_id
+                        .as_deref()
+                        .map(|a| names.display_name(&handoff_core::AgentId::new(a))),
+                    AuthorKind::Bot | AuthorKind::System => None,
+                },
+                text: m.body,
+                internal: m.internal_note,
+                delivered: m.relayed.is_some(),
+                at: m.created_at,
+            })
+            .collect();
+        Ok(Some(lines))
+    }
+}

@@ -1,0 +1,449 @@
+//! The whole story on the embedded default, through the real HTTP and
+//! websocket interfaces: a web chat customer escalates, two agents race to
+//! claim in the inbox, the loser's reply stays a note, the owner's reply
+//! reaches the customer, a reconnect replays history once, and resolve
+//! tells the customer. On SQLite and PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use handoff::clock::Clock;
+use handoff::config::{AgentConfig, Config};
+use handoff::outbox::Adapters;
+use handoff::store::Store;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+on_both_backends!(
+    a_customer_is_escalated_claimed_answered_and_resolved,
+    bad_input_changes_nothing
+);
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn agent(id: &str, name: &str, hash: &str) -> AgentConfig {
+    AgentConfig {
+        id: id.into(),
+        name: name.into(),
+        slack_user: None,
+        teams_user: None,
+        inbox_login: Some(id.into()),
+        password_hash: Some(hash.into()),
+    }
+}
+
+struct Running {
+    base: String,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn start<S: Store>(store: S) -> Running {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
+    let hash = handoff_inbox::auth::hash_password("correct horse");
+    let config = Config {
+        agents: vec![agent("alice", "Alice", &hash), agent("bob", "Bob", &hash)],
+        ..Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        handoff::app::serve(
+            store,
+            &config,
+            Adapters::default(),
+            listener,
+            Clock::System,
+            stop,
+        )
+        .await
+        .unwrap();
+    });
+    Running {
+        base,
+        shutdown,
+        server,
+    }
+}
+
+async fn connect(base: &str, hello: Value) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{base}/chat/ws"))
+        .await
+        .unwrap();
+    send(&mut ws, hello).await;
+    ws
+}
+
+async fn send(ws: &mut Ws, frame: Value) {
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The first frame matching `pred`, from frames received earlier but not
+/// yet matched (`backlog`) or newly read; the frames it passed over stay in
+/// the backlog and are returned too.
+async fn until_in(
+    ws: &mut Ws,
+    backlog: &mut Vec<Value>,
+    pred: impl Fn(&Value) -> bool,
+) -> (Value, Vec<Value>) {
+    if let Some(i) = backlog.iter().position(&pred) {
+        let hit = backlog.remove(i);
+        return (hit, backlog.clone());
+    }
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out; saw {backlog:#?}"));
+        let Some(Ok(Message::Text(t))) = next else {
+            panic!("connection ended; saw {backlog:#?}");
+        };
+        let v: Value = serde_json::from_str(&t).unwrap();
+        if pred(&v) {
+            return (v, backlog.clone());
+        }
+        backlog.push(v);
+    }
+}
+
+/// [`until_in`] with a backlog of its own, for one-off waits.
+async fn until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> (Value, Vec<Value>) {
+    until_in(ws, &mut Vec::new(), pred).await
+}
+
+struct Agent {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl Agent {
+    async fn sign_in(base: &str, login: &str) -> Agent {
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("http://{base}/inbox/login"))
+            .header("x-handoff-inbox", "1")
+            .json(&json!({"login": login, "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        Agent {
+            http,
+            base: base.to_owned(),
+            cookie,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("http://{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> reqwest::StatusCode {
+        self.http
+            .post(format!("http://{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("x-handoff-inbox", "1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// The inbox's cards once `pred` holds for them.
+    async fn cards_when(&self, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        for _ in 0..200 {
+            let cards = self.get("/inbox/api/cards").await;
+            let cards = cards.as_array().unwrap().clone();
+            if pred(&cards) {
+                return cards;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the inbox never showed the expected cards");
+    }
+}
+
+async fn a_customer_is_escalated_claimed_answered_and_resolved<S: Store>(store: S) {
+    let app = start(store.clone()).await;
+    let base = app.base.clone();
+
+    // The customer starts a chat and asks twice; the second asks for a person.
+    let mut ws = connect(&base, json!({"type": "hello", "name": "Ada <script>"})).await;
+    let mut seen = Vec::new();
+    let (welcome, _) = until_in(&mut ws, &mut seen, |f| f["type"] == "welcome").await;
+    let token = welcome["token"]
+        .as_str()
+        .expect("a new session gets a token")
+        .to_owned();
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "m1", "text": "Hi, order 88123 never arrived"}),
+    )
+    .await;
+    let (ack1, _) = until_in(&mut ws, &mut seen, |f| f["type"] == "ack").await;
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "m2", "text": "can I talk to a real person please"}),
+    )
+    .await;
+    let (ack2, _) = until_in(&mut ws, &mut seen, |f| {
+        f["type"] == "ack" && f["id"] == "m2"
+    })
+    .await;
+    // A resend after a lost ack is acknowledged with the same position.
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "m2", "text": "can I talk to a real person please"}),
+    )
+    .await;
+    let (again, _) = until_in(&mut ws, &mut seen, |f| {
+        f["type"] == "ack" && f["id"] == "m2"
+    })
+    .await;
+    assert_eq!(again["seq"], ack2["seq"]);
+    assert!(ack2["seq"].as_i64() > ack1["seq"].as_i64());
+
+    let (escalating, _) = until_in(&mut ws, &mut seen, |f| {
+        f["type"] == "entry" && f["kind"] == "notice"
+    })
+    .await;
+    assert!(
+        escalating["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("As you asked")
+    );
+
+    // Two agents see the card and race to claim it.
+    let alice = Agent::sign_in(&base, "alice").await;
+    let bob = Agent::sign_in(&base, "bob").await;
+    let cards = alice.cards_when(|c| c.len() == 1).await;
+    let card = &cards[0]["card"];
+    let case = card["case"].as_str().unwrap().to_owned();
+    assert_eq!(card["state"], "open");
+    assert_eq!(
+        card["customer"], "Ada <script>",
+        "kept as data; the page sets it as text"
+    );
+    assert_eq!(card["reasons"][0]["reason"], "human_request");
+    assert_eq!(card["facts"][0], "order 88123");
+    let claim = json!({"action": "claim"});
+    let path = format!("/inbox/api/cases/{case}/action");
+    let (a, b) = tokio::join!(alice.post(&path, claim.clone()), bob.post(&path, claim));
+    assert_eq!(
+        (a, b),
+        (reqwest::StatusCode::ACCEPTED, reqwest::StatusCode::ACCEPTED)
+    );
+    let cards = alice
+        .cards_when(|c| c[0]["card"]["state"] == "claimed")
+        .await;
+    let owner = cards[0]["card"]["owner"].as_str().unwrap().to_owned();
+    let (winner, loser, winner_name) = if owner == "alice" {
+        (&alice, &bob, "Alice")
+    } else {
+        (&bob, &alice, "Bob")
+    };
+    let (joined, _) = until_in(&mut ws, &mut seen, |f| {
+        f["type"] == "entry" && f["kind"] == "notice"
+    })
+    .await;
+    assert_eq!(
+        joined["text"],
+        format!("{winner_name} from our team has joined the conversation.")
+    );
+    // The loser was told who won, privately.
+    let case_id: handoff_core::CaseId = case.parse().unwrap();
+    let told = store.case_outbox(case_id).await.unwrap();
+    let loser_login = if owner == "alice" { "bob" } else { "alice" };
+    assert!(told.iter().any(|r| matches!(&r.item.command,
+        handoff_core::OutboundCommand::Ephemeral { user, content, .. }
+            if user == loser_login && content.text == format!("{winner_name} already claimed this case."))));
+
+    // The loser's reply is an internal note; the owner's reaches the customer.
+    let reply = format!("/inbox/api/cases/{case}/reply");
+    assert_eq!(
+        loser
+            .post(&reply, json!({"text": "psst, VIP customer"}))
+            .await,
+        202
+    );
+    assert_eq!(
+        winner
+            .post(&reply, json!({"text": "Your parcel left the depot today."}))
+            .await,
+        202
+    );
+    let (answer, skipped) = until_in(&mut ws, &mut seen, |f| {
+        f["type"] == "entry" && f["author"] == "agent"
+    })
+    .await;
+    assert_eq!(answer["text"], "Your parcel left the depot today.");
+    assert_eq!(answer["name"], winner_name);
+    assert!(
+        !skipped.iter().any(|f| f.to_string().contains("psst")),
+        "a note leaked: {skipped:?}"
+    );
+
+    // A reconnect with the token replays the whole conversation once.
+    drop(ws);
+    let mut ws = connect(
+        &base,
+        json!({"type": "hello", "token": token, "last_seq": 0}),
+    )
+    .await;
+    let mut seen = Vec::new();
+    let (welcome, _) = until_in(&mut ws, &mut seen, |f| f["type"] == "welcome").await;
+    assert!(welcome.get("token").is_none(), "resumed, not a new session");
+    let (_, history) = until_in(&mut ws, &mut seen, |f| {
+        f["type"] == "entry" && f["author"] == "agent"
+    })
+    .await;
+    let texts: Vec<&str> = history.iter().filter_map(|f| f["text"].as_str()).collect();
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("real person")).count(),
+        1,
+        "{texts:?}"
+    );
+    assert!(!texts.iter().any(|t| t.contains("psst")));
+
+    // Resolve: the customer is told, the card says so, the note is marked.
+    assert_eq!(winner.post(&path, json!({"action": "resolve"})).await, 202);
+    until_in(&mut ws, &mut seen, |f| {
+        f["kind"] == "notice"
+            && f["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("marked as resolved"))
+    })
+    .await;
+    alice
+        .cards_when(|c| c[0]["card"]["state"] == "resolved")
+        .await;
+    let transcript = alice
+        .get(&format!("/inbox/api/cases/{case}/transcript"))
+        .await;
+    let lines = transcript.as_array().unwrap();
+    let note = lines
+        .iter()
+        .find(|l| l["text"] == "psst, VIP customer")
+        .unwrap();
+    assert_eq!(note["internal"], true);
+    let sent = lines
+        .iter()
+        .find(|l| l["text"] == "Your parcel left the depot today.")
+        .unwrap();
+    assert_eq!(
+        (sent["internal"].clone(), sent["delivered"].clone()),
+        (json!(false), json!(true))
+    );
+
+    app.shutdown.cancel();
+    app.server.await.unwrap();
+}
+
+async fn bad_input_changes_nothing<S: Store>(store: S) {
+    let app = start(store.clone()).await;
+    let base = app.base.clone();
+    let mut ws = connect(&base, json!({"type": "hello"})).await;
+    until(&mut ws, |f| f["type"] == "welcome").await;
+    // Too long, empty, malformed: refused with a reason, nothing stored.
+    let long = "x".repeat(4001);
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "big", "text": long}),
+    )
+    .await;
+    let (e, _) = until(&mut ws, |f| f["type"] == "error").await;
+    assert_eq!(
+        (e["code"].clone(), e["id"].clone()),
+        (json!("too_large"), json!("big"))
+    );
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "blank", "text": "   "}),
+    )
+    .await;
+    let (e, _) = until(&mut ws, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "too_large");
+    ws.send(Message::Text("{not json".into())).await.unwrap();
+    let (e, _) = until(&mut ws, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "bad_frame");
+    // A forged identity is refused and the visitor stays a guest.
+    let mut forged = connect(
+        &base,
+        json!({"type": "hello", "identity": {"user_id": "ceo", "expires": 4102444800i64, "sig": "00"}}),
+    )
+    .await;
+    let (e, _) = until(&mut forged, |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "identity_rejected");
+    let (w, _) = until(&mut forged, |f| f["type"] == "welcome").await;
+    assert_eq!(w["verified"], false);
+    // The connection still works after the refusals.
+    send(&mut ws, json!({"type": "ping"})).await;
+    until(&mut ws, |f| f["type"] == "pong").await;
+    assert!(store.pending_inbound(10).await.unwrap().is_empty());
+
+    // The inbox refuses strangers, wrong passwords and cross-site posts.
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("http://{base}/inbox/api/cards"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .post(format!("http://{base}/inbox/login"))
+        .header("x-handoff-inbox", "1")
+        .json(&json!({"login": "alice", "password": "guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let alice = Agent::sign_in(&base, "alice").await;
+    let r = http
+        .post(format!(
+            "http://{base}/inbox/api/cases/{}/action",
+            uuid::Uuid::nil()
+        ))
+        .header("cookie", &alice.cookie)
+        .json(&json!({"action": "claim"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no X-Handoff-Inbox header");
+    assert_eq!(
+        alice
+            .post(
+                "/inbox/api/cases/not-a-case/action",
+                json!({"action": "claim"})
+            )
+            .await,
+        404
+    );
+    assert!(store.pending_inbound(10).await.unwrap().is_empty());
+
+    app.shutdown.cancel();
+    app.server.await.unwrap();
+}
