@@ -16,7 +16,9 @@ use crate::escalation::Intelligence;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::outbox::{Adapters, OutboxWorker};
+use crate::sla::SlaPolicy;
 use crate::store::{Store, StoreError};
+use crate::transcript::TranscriptLinks;
 use handoff_inbox::{Inbox, InboxAdapter, InboxAgent, InboxSettings};
 use handoff_webchat::{Webchat, WebchatAdapter};
 
@@ -34,15 +36,21 @@ pub enum AppError {
     Serve(#[from] std::io::Error),
 }
 
-/// The inbox's agents and its cookie key (generated once, kept in the
-/// database so sign-ins survive restarts and work across replicas).
-async fn inbox_settings<S: Store>(store: &S, config: &Config) -> Result<InboxSettings, AppError> {
+/// A random key generated on first use and kept in the database, so what
+/// it signs stays valid across restarts and replicas.
+async fn stored_key<S: Store>(store: &S, name: &str) -> Result<String, AppError> {
     let fresh = {
         let mut bytes = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
-    let key = store.setting("inbox_cookie_key", &fresh).await?;
+    Ok(store.setting(name, &fresh).await?)
+}
+
+/// The inbox's agents and its cookie key (generated once, kept in the
+/// database so sign-ins survive restarts and work across replicas).
+async fn inbox_settings<S: Store>(store: &S, config: &Config) -> Result<InboxSettings, AppError> {
+    let key = stored_key(store, "inbox_cookie_key").await?;
     let agents = config
         .agents
         .iter()
@@ -60,11 +68,21 @@ async fn inbox_settings<S: Store>(store: &S, config: &Config) -> Result<InboxSet
         cookie_key: key.into_bytes(),
         session_hours: 12,
         secure_cookie: config.public_url.starts_with("https://"),
+        intents: config
+            .analysis
+            .settings()
+            .intents
+            .into_iter()
+            .map(|i| i.name)
+            .collect(),
     })
 }
 
 /// How often the unanswered-message timer looks for waiting customers.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How often due SLA timers are looked for (their unit is minutes).
+const TIMERS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs handoff on an already bound listener until `shutdown` fires.
 /// Migrations are applied first, so `/readyz` is green once it answers.
@@ -80,15 +98,24 @@ pub async fn serve<S: Store>(
     let intel = Arc::new(Intelligence::new(config).map_err(|e| AppError::Config(e.to_string()))?);
     let metrics = Arc::new(Metrics::default());
     let outbox_wake = Arc::new(Notify::new());
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        clock.clone(),
-        Arc::clone(&metrics),
-        AgentDirectory::new(&config.agents),
-        intel,
-        config.relay.clone(),
-        Arc::clone(&outbox_wake),
-    ));
+    let links = TranscriptLinks::new(
+        stored_key(&store, "transcript_key").await?,
+        &config.public_url,
+        chrono::Duration::hours(i64::from(config.transcripts.expire_hours)),
+    );
+    let engine = Arc::new(
+        Engine::new(
+            store.clone(),
+            clock.clone(),
+            Arc::clone(&metrics),
+            AgentDirectory::new(&config.agents),
+            intel,
+            config.relay.clone(),
+            Arc::clone(&outbox_wake),
+        )
+        .with_transcripts(links)
+        .with_sla(SlaPolicy::new(&config.sla)),
+    );
     let mut adapters = adapters;
     let chat = Arc::new(Webchat::new(
         WebchatBridge::new(Arc::clone(&engine)),
@@ -119,6 +146,11 @@ pub async fn serve<S: Store>(
         let shutdown = shutdown.clone();
         tokio::spawn(async move { engine.run_sweeper(SWEEP_EVERY, shutdown).await })
     };
+    let timers = {
+        let engine = Arc::clone(&engine);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { engine.run_timers(TIMERS_EVERY, shutdown).await })
+    };
     tracing::info!(
         address = %listener.local_addr()?,
         store = store.backend(),
@@ -133,6 +165,7 @@ pub async fn serve<S: Store>(
     shutdown.cancel();
     let _ = processor.await;
     let _ = sweeper.await;
+    let _ = timers.await;
     let _ = worker.await;
     tracing::info!("handoff stopped.");
     Ok(served?)

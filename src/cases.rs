@@ -178,6 +178,12 @@ pub struct CaseDetails {
     pub facts: Vec<String>,
     /// What automation already tried.
     pub tried: Vec<String>,
+    /// The customer's satisfaction rating (1-5), the latest given.
+    pub csat: Option<u8>,
+    /// The intent detected at escalation, when an agent corrected it.
+    pub detected_intent: Option<String>,
+    /// Set when an SLA timer moved the case to another route.
+    pub escalated_from: Option<String>,
 }
 
 /// One escalation reason as the card shows it.
@@ -219,6 +225,28 @@ pub enum CaseCommand {
     },
     /// A resolved case gets a new customer message.
     Reopen,
+    /// Nobody claimed the case in time: move it to `route` (possibly the
+    /// same one), at least `urgency`, with the route's mention.
+    Escalate {
+        /// The route it moves to.
+        route: String,
+        /// The least urgency it has from now on.
+        urgency: Urgency,
+        /// Who the card calls on now.
+        mention: Option<String>,
+    },
+    /// An agent says the detected intent is wrong.
+    CorrectIntent {
+        /// Who corrects.
+        by: AgentId,
+        /// The right intent.
+        intent: String,
+    },
+    /// The customer rates the help they got.
+    Rate {
+        /// 1 (bad) to 5 (great).
+        score: u8,
+    },
 }
 
 /// Why a command does not apply. Each variant is something an agent can be
@@ -253,6 +281,18 @@ pub enum TransitionError {
     /// Reopen of a case that is not resolved.
     #[error("the case is not resolved")]
     NotResolved,
+    /// Escalation of a case someone already took (or closed).
+    #[error("the case is no longer waiting for an agent")]
+    NotWaiting,
+    /// A correction to the intent it already has.
+    #[error("the case's intent is already {intent}")]
+    SameIntent {
+        /// The intent.
+        intent: String,
+    },
+    /// A rating outside 1-5.
+    #[error("a rating must be between 1 and 5")]
+    BadRating,
 }
 
 /// What the event log records for a transition.
@@ -282,6 +322,25 @@ pub enum CaseEventKind {
     Resolved,
     /// A customer message reopened it.
     Reopened,
+    /// Nobody claimed it in time; it moved on.
+    Escalated {
+        /// The route it left.
+        from: String,
+        /// The route it went to.
+        to: String,
+    },
+    /// An agent corrected the intent.
+    IntentCorrected {
+        /// What was detected (or last set).
+        from: Option<String>,
+        /// What it is.
+        to: String,
+    },
+    /// The customer rated the help.
+    Rated {
+        /// 1-5.
+        score: u8,
+    },
     /// An outbound command for it was given up.
     DeliveryFailed {
         /// The outbox row.
@@ -301,6 +360,9 @@ impl CaseEventKind {
             CaseEventKind::Reassigned { .. } => "reassigned",
             CaseEventKind::Resolved => "resolved",
             CaseEventKind::Reopened => "reopened",
+            CaseEventKind::Escalated { .. } => "escalated",
+            CaseEventKind::IntentCorrected { .. } => "intent_corrected",
+            CaseEventKind::Rated { .. } => "rated",
             CaseEventKind::DeliveryFailed { .. } => "delivery_failed",
         }
     }
@@ -346,6 +408,57 @@ pub fn apply(
             (Actor::Customer, CaseEventKind::Reopened)
         }
         (CaseCommand::Reopen, _) => return Err(TransitionError::NotResolved),
+        (
+            CaseCommand::Escalate {
+                route,
+                urgency,
+                mention,
+            },
+            CaseState::Open,
+        ) => {
+            let from = case.route.clone();
+            if after.details.escalated_from.is_none() {
+                after.details.escalated_from = Some(from.clone());
+            }
+            after.route = route.clone();
+            after.urgency = after.urgency.max(*urgency);
+            after.details.mention = mention.clone();
+            (
+                Actor::System,
+                CaseEventKind::Escalated {
+                    from,
+                    to: route.clone(),
+                },
+            )
+        }
+        (CaseCommand::Escalate { .. }, _) => return Err(TransitionError::NotWaiting),
+        (CaseCommand::CorrectIntent { by, intent }, _) => {
+            if case.intent.as_deref() == Some(intent.as_str()) {
+                return Err(TransitionError::SameIntent {
+                    intent: intent.clone(),
+                });
+            }
+            // The first detection is kept: it is what the quality metric
+            // compares against, however often agents change their mind.
+            if after.details.detected_intent.is_none() {
+                after.details.detected_intent = case.intent.clone();
+            }
+            after.intent = Some(intent.clone());
+            (
+                Actor::Agent(by.clone()),
+                CaseEventKind::IntentCorrected {
+                    from: case.intent.clone(),
+                    to: intent.clone(),
+                },
+            )
+        }
+        (CaseCommand::Rate { score }, _) => {
+            if !(1..=5).contains(score) {
+                return Err(TransitionError::BadRating);
+            }
+            after.details.csat = Some(*score);
+            (Actor::Customer, CaseEventKind::Rated { score: *score })
+        }
         (CaseCommand::Claim { agent }, CaseState::Open) => {
             after.state = CaseState::Claimed { by: agent.clone() };
             after.claimed_at = Some(now);
@@ -413,6 +526,34 @@ pub fn apply(
     })
 }
 
+/// A plain case for unit tests: human request, route `support`, opened at
+/// `opened_at`, version 0.
+#[cfg(test)]
+pub(crate) fn sample(state: CaseState, opened_at: DateTime<Utc>) -> Case {
+    Case {
+        id: CaseId::new(),
+        conversation: ConversationId::new(),
+        state,
+        previous_owner: None,
+        reason: "human_request".into(),
+        reasons: vec!["human_request".into()],
+        urgency: Urgency::Normal,
+        intent: None,
+        sentiment: None,
+        summary: String::new(),
+        route: "support".into(),
+        opened_at,
+        claimed_at: None,
+        first_agent_reply_at: None,
+        resolved_at: None,
+        reopen_count: 0,
+        card: None,
+        last_delivery_error: None,
+        version: 0,
+        details: CaseDetails::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,28 +568,12 @@ mod tests {
     }
 
     fn case_in(state: CaseState) -> Case {
-        Case {
-            id: CaseId::new(),
-            conversation: ConversationId::new(),
-            state,
-            previous_owner: None,
-            reason: "human_requested".into(),
-            reasons: vec!["human_requested".into()],
-            urgency: Urgency::Normal,
-            intent: None,
-            sentiment: None,
-            summary: String::new(),
-            route: "default".into(),
-            opened_at: t(0),
-            claimed_at: None,
-            first_agent_reply_at: None,
-            resolved_at: None,
-            reopen_count: 0,
-            card: None,
-            last_delivery_error: None,
-            version: 3,
-            details: CaseDetails::default(),
-        }
+        let mut case = sample(state, t(0));
+        case.reason = "human_requested".into();
+        case.reasons = vec!["human_requested".into()];
+        case.route = "default".into();
+        case.version = 3;
+        case
     }
 
     fn claimed(by: &str) -> Case {
@@ -632,6 +757,71 @@ mod tests {
             assert_eq!(
                 apply(&case, &CaseCommand::Reopen, t(1)),
                 Err(TransitionError::NotResolved)
+            );
+        }
+    }
+
+    #[test]
+    fn escalation_moves_a_waiting_case_once_and_never_lowers_urgency() {
+        let mut open = case_in(CaseState::Open);
+        open.urgency = Urgency::Urgent;
+        let cmd = CaseCommand::Escalate {
+            route: "tier2".into(),
+            urgency: Urgency::High,
+            mention: Some("<!subteam^S2>".into()),
+        };
+        let tr = apply(&open, &cmd, t(1)).unwrap();
+        assert_eq!(tr.after.route, "tier2");
+        assert_eq!(tr.after.urgency, Urgency::Urgent);
+        assert_eq!(tr.after.details.mention.as_deref(), Some("<!subteam^S2>"));
+        assert_eq!(
+            tr.after.details.escalated_from.as_deref(),
+            Some(open.route.as_str())
+        );
+        assert_eq!(tr.actor, Actor::System);
+        for case in [claimed("alice"), case_in(CaseState::Resolved)] {
+            assert_eq!(apply(&case, &cmd, t(1)), Err(TransitionError::NotWaiting));
+        }
+    }
+
+    #[test]
+    fn an_intent_correction_keeps_the_first_detection() {
+        let mut case = claimed("alice");
+        case.intent = Some("billing".into());
+        let fix = |to: &str| CaseCommand::CorrectIntent {
+            by: agent("alice"),
+            intent: to.into(),
+        };
+        let first = apply(&case, &fix("refund"), t(1)).unwrap().after;
+        assert_eq!(first.intent.as_deref(), Some("refund"));
+        assert_eq!(first.details.detected_intent.as_deref(), Some("billing"));
+        let second = apply(&first, &fix("fraud_security"), t(2)).unwrap().after;
+        assert_eq!(second.details.detected_intent.as_deref(), Some("billing"));
+        assert_eq!(
+            apply(&second, &fix("fraud_security"), t(3)),
+            Err(TransitionError::SameIntent {
+                intent: "fraud_security".into()
+            })
+        );
+        // A resolved case can still be corrected: review happens afterwards.
+        assert!(apply(&case_in(CaseState::Resolved), &fix("refund"), t(4)).is_ok());
+    }
+
+    #[test]
+    fn a_rating_is_one_to_five_and_the_latest_counts() {
+        let resolved = case_in(CaseState::Resolved);
+        let rated = apply(&resolved, &CaseCommand::Rate { score: 2 }, t(1))
+            .unwrap()
+            .after;
+        let again = apply(&rated, &CaseCommand::Rate { score: 5 }, t(2))
+            .unwrap()
+            .after;
+        assert_eq!(again.details.csat, Some(5));
+        assert_eq!(again.state, CaseState::Resolved);
+        for bad in [0, 6] {
+            assert_eq!(
+                apply(&resolved, &CaseCommand::Rate { score: bad }, t(1)),
+                Err(TransitionError::BadRating)
             );
         }
     }

@@ -12,8 +12,7 @@ use handoff_inbox::{CardRecord, InboxBackend, TranscriptLine};
 use handoff_webchat::{ChatBackend, FeedEntry, NewFeedEntry, NewSession, Session};
 
 use crate::engine::Engine;
-use crate::render::AgentNames;
-use crate::store::{AuthorKind, InboxCard, Store};
+use crate::store::{InboxCard, Store};
 
 /// The web chat's storage.
 #[derive(Debug)]
@@ -152,33 +151,21 @@ impl<S: Store> InboxBackend for InboxBridge<S> {
         &self,
         case: CaseId,
     ) -> Result<Option<Vec<TranscriptLine>>, handoff_inbox::BackendError> {
-        let store = self.engine.store();
-        let Some(case) = store.case(case).await.map_err(inbox_error)? else {
+        let Some((_, entries)) = self.engine.transcript(case).await.map_err(inbox_error)? else {
             return Ok(None);
         };
-        let customer = case.details.customer.clone();
-        let names = self.engine.agents();
-        let lines = store
-            .messages(case.conversation)
-            .await
-            .map_err(inbox_error)?
-            .into_iter()
-            .map(|m| TranscriptLine {
-                author: m.author.as_str().to_owned(),
-                name: match m.author {
-                    AuthorKind::Customer => customer.clone(),
-                    AuthorKind::Agent => m
-                        .author_id
-                        .as_deref()
-                        .map(|a| names.display_name(&handoff_core::AgentId::new(a))),
-                    AuthorKind::Bot | AuthorKind::System => None,
-                },
-                text: m.body,
-                internal: m.internal_note,
-                delivered: m.relayed.is_some(),
-                at: m.created_at,
-            })
-            .collect();
-        Ok(Some(lines))
+        Ok(Some(
+            entries
+                .into_iter()
+                .map(|e| TranscriptLine {
+                    author: e.author.to_owned(),
+                    name: e.name,
+                    text: e.text,
+                    internal: e.internal,
+                    delivered: e.delivered,
+                    at: e.at,
+                })
+                .collect(),
+        ))
     }
 }

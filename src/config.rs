@@ -342,6 +342,71 @@ impl Default for RelayConfig {
     }
 }
 
+/// `[transcripts]`: the signed links on cards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TranscriptConfig {
+    /// How long a link works after the card showing it was last rendered.
+    pub expire_hours: u32,
+}
+
+impl Default for TranscriptConfig {
+    fn default() -> Self {
+        Self { expire_hours: 168 }
+    }
+}
+
+/// `[sla]`: the timers that keep a case from being forgotten. 0 turns one
+/// off. They are stored rows, so they survive restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaConfig {
+    /// An unclaimed case is announced again in its thread (with the route's
+    /// mention) and the customer is told they are still in the queue.
+    pub reannounce_after_minutes: u32,
+    /// An unclaimed case moves to its route's `escalate_to` route (or
+    /// becomes urgent with the mention, when the route names none).
+    pub escalate_after_minutes: u32,
+    /// The owner is reminded when the customer has waited this long for an
+    /// answer on a claimed case.
+    pub remind_owner_after_minutes: u32,
+    /// Each route's escalation target (`[sla.escalate_to] support =
+    /// "tier2"`). A route not listed stays where it is and becomes urgent.
+    pub escalate_to: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        Self {
+            reannounce_after_minutes: 10,
+            escalate_after_minutes: 30,
+            remind_owner_after_minutes: 15,
+            escalate_to: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl SlaConfig {
+    fn minutes(m: u32) -> Option<chrono::Duration> {
+        (m > 0).then(|| chrono::Duration::minutes(i64::from(m)))
+    }
+
+    /// The re-announce delay, if on.
+    pub fn reannounce(&self) -> Option<chrono::Duration> {
+        Self::minutes(self.reannounce_after_minutes)
+    }
+
+    /// The escalation delay, if on.
+    pub fn escalate(&self) -> Option<chrono::Duration> {
+        Self::minutes(self.escalate_after_minutes)
+    }
+
+    /// The owner reminder delay, if on.
+    pub fn remind_owner(&self) -> Option<chrono::Duration> {
+        Self::minutes(self.remind_owner_after_minutes)
+    }
+}
+
 /// `[analysis]`: the intent taxonomy, sentiment names and redaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -417,6 +482,10 @@ pub struct Config {
     pub webchat: WebchatConfig,
     /// Agent replies and internal notes.
     pub relay: RelayConfig,
+    /// Transcript links.
+    pub transcripts: TranscriptConfig,
+    /// Timers on unclaimed and unanswered cases.
+    pub sla: SlaConfig,
     /// Secrets from the environment; never serialised.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -437,6 +506,8 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             webchat: WebchatConfig::default(),
             relay: RelayConfig::default(),
+            transcripts: TranscriptConfig::default(),
+            sla: SlaConfig::default(),
             secrets: Secrets::default(),
         }
     }
@@ -545,6 +616,9 @@ impl Config {
                 "must be longer than outbox.delivery_timeout_secs, or a slow delivery would be taken twice",
             ));
         }
+        if self.transcripts.expire_hours == 0 {
+            return Err(invalid("transcripts.expire_hours", "must be at least 1"));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for (i, a) in self.agents.iter().enumerate() {
             if a.id.trim().is_empty() {
@@ -616,6 +690,16 @@ impl Config {
         self.routing
             .validate(&names)
             .map_err(|e| invalid(e.key, e.problem))?;
+        for (from, to) in &self.sla.escalate_to {
+            for name in [from, to] {
+                if !self.routing.knows(name) {
+                    return Err(invalid(
+                        format!("sla.escalate_to.{from}"),
+                        format!("names the unknown route {name:?}"),
+                    ));
+                }
+            }
+        }
         if let Some(url) = &self.llm.base_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

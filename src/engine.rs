@@ -49,10 +49,12 @@ use crate::escalation::{CustomerFacts, Intelligence};
 use crate::metrics::{InboundOutcome, Metrics};
 use crate::relay::{self, ReplyRoute};
 use crate::render::{self, AgentNames};
+use crate::sla::{Due, SlaPolicy};
 use crate::store::{
     self, AuthorKind, CaseOutcome, Conversation, InboundRecord, NewCase, NewMessage, NewOutbox,
-    Store, StoreError,
+    NewTimer, Store, StoreError,
 };
+use crate::transcript::{self, TranscriptLinks};
 use crate::triggers::TurnFacts;
 
 /// Errors while handling an event.
@@ -128,6 +130,10 @@ pub struct Engine<S> {
     agents: AgentDirectory,
     intel: Arc<Intelligence>,
     relay: RelayConfig,
+    /// Signs the transcript link on cards; none: cards carry no link.
+    links: Option<TranscriptLinks>,
+    /// The SLA timers in force (none by default).
+    sla: SlaPolicy,
     /// Rung after new inbound events are stored.
     inbound_wake: Notify,
     /// Rung after outbox rows are written.
@@ -159,9 +165,71 @@ impl<S: Store> Engine<S> {
             agents,
             intel,
             relay,
+            links: None,
+            sla: SlaPolicy::default(),
             inbound_wake: Notify::new(),
             outbox_wake,
         }
+    }
+
+    /// Cards carry transcript links signed by `links`.
+    pub fn with_transcripts(mut self, links: TranscriptLinks) -> Self {
+        self.links = Some(links);
+        self
+    }
+
+    /// Arms SLA timers by `sla`.
+    pub fn with_sla(mut self, sla: SlaPolicy) -> Self {
+        self.sla = sla;
+        self
+    }
+
+    /// The engine's clock (manual in tests).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The transcript link signer, when configured.
+    pub fn transcript_links(&self) -> Option<&TranscriptLinks> {
+        self.links.as_ref()
+    }
+
+    /// A fresh transcript link for `case`, when links are configured.
+    fn link(&self, case: CaseId) -> Option<String> {
+        self.links.as_ref().map(|l| l.link(case, self.clock.now()))
+    }
+
+    /// The case and its conversation as the team may read it: redacted,
+    /// with names. `None` for an unknown case.
+    pub async fn transcript(
+        &self,
+        case: CaseId,
+    ) -> Result<Option<(Case, Vec<transcript::Entry>)>, EngineError> {
+        let Some(case) = self.store.case(case).await? else {
+            return Ok(None);
+        };
+        let entries = self
+            .store
+            .messages(case.conversation)
+            .await?
+            .into_iter()
+            .map(|m| transcript::Entry {
+                author: m.author.as_str(),
+                name: match m.author {
+                    AuthorKind::Customer => case.details.customer.clone(),
+                    AuthorKind::Agent => m
+                        .author_id
+                        .as_deref()
+                        .map(|a| self.agents.display_name(&AgentId::new(a))),
+                    AuthorKind::Bot | AuthorKind::System => None,
+                },
+                text: self.intel.redact(&m.body),
+                internal: m.internal_note,
+                delivered: m.relayed.is_some(),
+                at: m.created_at,
+            })
+            .collect();
+        Ok(Some((case, entries)))
     }
 
     /// The store, for handlers that read (transcripts, inbox).
@@ -255,6 +323,7 @@ impl<S: Store> Engine<S> {
             InboundKind::AgentAction(a) => self.agent_action(event, a).await,
             InboundKind::AgentReply(r) => self.agent_reply(event, r).await,
             InboundKind::Reaction(_) => Ok(Some(not_handled("reaction"))),
+            InboundKind::CustomerRating(r) => self.customer_rating(event, r).await,
         }
     }
 
@@ -276,7 +345,7 @@ impl<S: Store> Engine<S> {
         if let Some(c) = case.as_ref().filter(|c| c.state == CaseState::Resolved) {
             case =
                 match store::apply_case_command(&self.store, c.id, &CaseCommand::Reopen, now, |t| {
-                    plan_transition(t, &conversation, &self.agents)
+                    self.plan_transition(t, &conversation)
                 })
                 .await?
                 {
@@ -298,10 +367,12 @@ impl<S: Store> Engine<S> {
                 command: OutboundCommand::PostInThread {
                     case: c.id,
                     thread: c.card.clone(),
+                    // The team sees the customer's text with card numbers
+                    // (and whatever else policy names) masked.
                     content: Content::text(format!(
                         "{}: {}",
                         customer.display_name.as_deref().unwrap_or("Customer"),
-                        m.text
+                        self.intel.redact(&m.text)
                     )),
                     message: Some(message_id),
                 },
@@ -323,6 +394,10 @@ impl<S: Store> Engine<S> {
                     created_at: now,
                 },
                 &outbox,
+                &case
+                    .as_ref()
+                    .map(|c| self.sla.arm_reply_due(c, Some(message_id), now))
+                    .unwrap_or_default(),
             )
             .await?;
         if stored.is_none() {
@@ -416,6 +491,7 @@ impl<S: Store> Engine<S> {
                 mention: decision.target.mention.clone(),
                 facts: decision.summary.facts.clone(),
                 tried: decision.summary.tried.clone(),
+                ..CaseDetails::default()
             },
         };
         let as_opened = case.as_open_case();
@@ -427,17 +503,22 @@ impl<S: Store> Engine<S> {
             command: OutboundCommand::PostCard {
                 case: id,
                 channel: decision.target.channel.clone(),
-                content: render::card(&as_opened, &self.agents),
+                content: render::card(&as_opened, &self.agents, self.link(id).as_deref()),
             },
         };
+        let wait = self.typical_wait(now).await?;
         let notice = customer_send(
             &conv,
             Some(id),
             format!("case:{id}:escalating"),
-            render::escalating_notice(&as_opened, None),
+            render::escalating_notice(&as_opened, wait),
             None,
         );
-        let opened = self.store.open_case(&case, &[card, notice]).await?;
+        let timers = self.sla.arm_waiting(&as_opened, now);
+        let opened = self
+            .store
+            .open_case(&case, &[card, notice], &timers)
+            .await?;
         tracing::info!(case_id = %id, reasons = %reasons.join(","), urgency = decision.urgency.as_str(),
             route = %decision.route, "Escalated: case opened.");
         self.outbox_wake.notify_one();
@@ -569,6 +650,7 @@ impl<S: Store> Engine<S> {
                     created_at: self.clock.now(),
                 },
                 &outbox,
+                &[],
             )
             .await?;
         match (&stored, &route) {
@@ -606,6 +688,15 @@ impl<S: Store> Engine<S> {
                 by: agent,
                 to: to.clone(),
             },
+            CaseAction::CorrectIntent { intent } => {
+                if !self.intel.analyzer().intent_names().contains(intent) {
+                    return Ok(Some(format!("{intent:?} is not an intent of the taxonomy")));
+                }
+                CaseCommand::CorrectIntent {
+                    by: agent,
+                    intent: intent.clone(),
+                }
+            }
         };
         let outcome = self.act(a.case, &command).await?;
         Ok(match outcome {
@@ -663,7 +754,7 @@ impl<S: Store> Engine<S> {
         };
         let outcome =
             store::apply_case_command(&self.store, case, command, self.clock.now(), |t| {
-                plan_transition(t, &conversation, &self.agents)
+                self.plan_transition(t, &conversation)
             })
             .await?;
         match &outcome {
@@ -679,6 +770,243 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(outcome)
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// What every transition queues with it: the card re-rendered from the
+    /// case as it is now, the customer notice the change calls for, the
+    /// team note an escalation calls for, and the timers it arms.
+    fn plan_transition(
+        &self,
+        t: &Transition,
+        conversation: &Conversation,
+    ) -> (Vec<NewOutbox>, Vec<NewTimer>) {
+        let case = &t.after;
+        let agents = &self.agents;
+        let link = self.link(case.id);
+        let mut out = vec![NewOutbox {
+            platform: route_platform(case),
+            ordering_key: card_order_key(case),
+            case: Some(case.id),
+            idempotency_key: format!("case:{}:v{}:card", case.id, case.version),
+            command: OutboundCommand::UpdateCard {
+                case: case.id,
+                card: case.card.clone(),
+                content: render::card(case, agents, link.as_deref()),
+            },
+        }];
+        let mut notices = Vec::new();
+        match &t.event {
+            CaseEventKind::Claimed { by } | CaseEventKind::Reassigned { to: by, .. } => {
+                notices.push(("notice", render::joined_notice(&agents.display_name(by))));
+            }
+            CaseEventKind::Resolved => {
+                notices.push(("notice", render::resolved_notice()));
+                notices.push(("csat", render::csat_question(case.id)));
+            }
+            CaseEventKind::Escalated { from, to } => out.push(team_note(
+                case,
+                format!("case:{}:v{}:escalated", case.id, case.version),
+                render::escalated_note(case, from, to),
+            )),
+            _ => {}
+        }
+        out.extend(notices.into_iter().map(|(what, content)| {
+            customer_send(
+                conversation,
+                Some(case.id),
+                format!("case:{}:v{}:{what}", case.id, case.version),
+                content,
+                None,
+            )
+        }));
+        (out, self.sla.arm_for(t))
+    }
+
+    /// How long customers have recently waited for an agent: the median
+    /// time to claim over the last week's claimed cases.
+    async fn typical_wait(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<chrono::Duration>, EngineError> {
+        let recent = self
+            .store
+            .cases_since(now - chrono::Duration::days(7), 200)
+            .await?;
+        Ok(crate::report::typical_claim_wait(&recent))
+    }
+
+    /// A customer rated their latest case.
+    async fn customer_rating(
+        &self,
+        event: &InboundEvent,
+        r: &handoff_core::CustomerRating,
+    ) -> Result<Option<String>, EngineError> {
+        let now = self.clock.now();
+        let customer = self
+            .store
+            .upsert_customer(event.platform, &r.customer, now)
+            .await?;
+        let conversation = self
+            .store
+            .conversation(customer.id, event.platform, &r.conversation, now)
+            .await?;
+        let Some(case) = self.store.latest_case(conversation.id).await? else {
+            return Ok(Some(
+                "a rating for a conversation without a case".to_owned(),
+            ));
+        };
+        Ok(
+            match self
+                .act(case.id, &CaseCommand::Rate { score: r.score })
+                .await?
+            {
+                CaseOutcome::Applied(_) => {
+                    tracing::info!(case_id = %case.id, score = r.score, "Customer rated the case.");
+                    None
+                }
+                CaseOutcome::Refused(e, _) => Some(format!("rating refused: {e}")),
+                CaseOutcome::UnknownCase => Some(format!("case {} vanished", case.id)),
+            },
+        )
+    }
+
+    /// Fires every due SLA timer. Each acts on the case as it is now and
+    /// queues its messages under keys derived from the timer, so a timer
+    /// fired twice (a crash before it was marked done) queues them once.
+    /// Returns how many timers it finished.
+    pub async fn fire_due_timers(&self) -> Result<usize, EngineError> {
+        let now = self.clock.now();
+        let due = self.store.due_timers(now, SWEEP_BATCH).await?;
+        for timer in &due {
+            let outcome = self.fire(timer, now).await?;
+            tracing::info!(case_id = %timer.case, timer = timer.kind.as_str(), outcome = %outcome, "SLA timer fired.");
+            self.store.finish_timer(timer.id, now, &outcome).await?;
+        }
+        if !due.is_empty() {
+            self.outbox_wake.notify_one();
+        }
+        Ok(due.len())
+    }
+
+    async fn fire(
+        &self,
+        timer: &crate::sla::Timer,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, EngineError> {
+        let Some(case) = self.store.case(timer.case).await? else {
+            return Ok("nothing: the case is gone".to_owned());
+        };
+        let unanswered = if timer.kind == crate::sla::TimerKind::RemindOwner {
+            let messages = self.store.messages(case.conversation).await?;
+            crate::sla::oldest_unanswered(messages.iter().map(|m| {
+                (
+                    m.author == AuthorKind::Customer,
+                    m.author == AuthorKind::Agent && !m.internal_note,
+                    m.id,
+                    m.created_at,
+                )
+            }))
+        } else {
+            None
+        };
+        let key = |what: &str| format!("timer:{}:{what}", timer.id);
+        match crate::sla::decide(&self.sla, timer, &case, unanswered) {
+            Due::Reannounce => {
+                let Some(conversation) = self.store.conversation_by_id(case.conversation).await?
+                else {
+                    return Ok("nothing: the conversation is gone".to_owned());
+                };
+                let mention = self
+                    .intel
+                    .routing()
+                    .named(&case.route)
+                    .target(crate::cases::Urgency::Urgent)
+                    .mention;
+                let waited = now - case.opened_at;
+                self.store
+                    .enqueue(
+                        &[
+                            team_note(
+                                &case,
+                                key("reannounce"),
+                                render::reannounce_note(mention.as_deref(), waited),
+                            ),
+                            customer_send(
+                                &conversation,
+                                Some(case.id),
+                                key("still_waiting"),
+                                render::still_waiting_notice(),
+                                None,
+                            ),
+                        ],
+                        now,
+                    )
+                    .await?;
+                Ok("reannounced".to_owned())
+            }
+            Due::Escalate { route } => {
+                let target = self
+                    .intel
+                    .routing()
+                    .named(&route)
+                    .target(crate::cases::Urgency::Urgent);
+                let command = CaseCommand::Escalate {
+                    route: route.clone(),
+                    urgency: crate::cases::Urgency::High,
+                    mention: target.mention,
+                };
+                Ok(match self.act(case.id, &command).await? {
+                    CaseOutcome::Applied(_) => format!("escalated to {route}"),
+                    CaseOutcome::Refused(e, _) => format!("nothing: {e}"),
+                    CaseOutcome::UnknownCase => "nothing: the case is gone".to_owned(),
+                })
+            }
+            Due::RemindOwner { owner, since } => {
+                self.store
+                    .enqueue(
+                        &[team_note(
+                            &case,
+                            key("remind"),
+                            render::reminder_note(&self.agents.display_name(&owner), now - since),
+                        )],
+                        now,
+                    )
+                    .await?;
+                Ok(format!("reminded {owner}"))
+            }
+            Due::Nothing(why) => Ok(format!("nothing: {why}")),
+        }
+    }
+
+    /// Fires due timers every `every` until `shutdown`.
+    pub async fn run_timers(&self, every: std::time::Duration, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.cancelled() => return,
+            }
+            if let Err(e) = self.fire_due_timers().await {
+                tracing::error!(error = %e, "Firing SLA timers failed; will retry.");
+            }
+        }
+    }
+}
+
+/// A note for the team in the case's thread.
+fn team_note(case: &Case, idempotency_key: String, content: Content) -> NewOutbox {
+    NewOutbox {
+        platform: route_platform(case),
+        ordering_key: card_order_key(case),
+        case: Some(case.id),
+        idempotency_key,
+        command: OutboundCommand::PostInThread {
+            case: case.id,
+            thread: case.card.clone(),
+            content,
+            message: None,
+        },
     }
 }
 
@@ -707,44 +1035,6 @@ fn route_platform(case: &Case) -> Platform {
 /// overtakes the post it updates.
 fn card_order_key(case: &Case) -> String {
     format!("card:{}", case.id)
-}
-
-/// What every transition queues with it: the card re-rendered from the
-/// case as it is now, and the customer notice the change calls for.
-fn plan_transition(
-    t: &Transition,
-    conversation: &Conversation,
-    agents: &AgentDirectory,
-) -> Vec<NewOutbox> {
-    let case = &t.after;
-    let mut out = vec![NewOutbox {
-        platform: route_platform(case),
-        ordering_key: card_order_key(case),
-        case: Some(case.id),
-        idempotency_key: format!("case:{}:v{}:card", case.id, case.version),
-        command: OutboundCommand::UpdateCard {
-            case: case.id,
-            card: case.card.clone(),
-            content: render::card(case, agents),
-        },
-    }];
-    let notice = match &t.event {
-        CaseEventKind::Claimed { by } | CaseEventKind::Reassigned { to: by, .. } => {
-            Some(render::joined_notice(&agents.display_name(by)))
-        }
-        CaseEventKind::Resolved => Some(render::resolved_notice()),
-        _ => None,
-    };
-    out.extend(notice.map(|content| {
-        customer_send(
-            conversation,
-            Some(case.id),
-            format!("case:{}:v{}:notice", case.id, case.version),
-            content,
-            None,
-        )
-    }));
-    out
 }
 
 /// A message to the customer, in their conversation's order.

@@ -109,6 +109,20 @@ impl Intelligence {
         &self.analyzer
     }
 
+    /// `text` as the team may see it: entities the redaction policy names
+    /// masked (card numbers always). Used for everything that leaves the
+    /// customer side: thread relays, transcripts, the inbox.
+    pub fn redact(&self, text: &str) -> String {
+        let mut entities = Vec::new();
+        crate::analysis::entities::find(text, &mut entities);
+        self.analyzer.redaction().redact(text, &entities)
+    }
+
+    /// The routes.
+    pub fn routing(&self) -> &crate::routing::RoutingConfig {
+        &self.routing
+    }
+
     /// The rules.
     pub fn triggers(&self) -> &Triggers {
         &self.triggers

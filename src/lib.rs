@@ -41,9 +41,15 @@ pub mod outbox;
 pub mod relay;
 /// The card's content and the customer notices.
 pub mod render;
+/// Case figures: metrics and `handoff report`.
+pub mod report;
 /// Which team channel a case goes to.
 pub mod routing;
+/// SLA timers: re-announce, escalate, remind the owner.
+pub mod sla;
 /// Durable state behind one trait, SQLite and PostgreSQL.
 pub mod store;
+/// Signed transcript links and the transcript page.
+pub mod transcript;
 /// Escalation rules over a conversation.
 pub mod triggers;

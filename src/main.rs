@@ -54,6 +54,13 @@ enum Command {
         #[command(subcommand)]
         action: AgentCommand,
     },
+    /// Print case figures (volume by reason and route, time to claim, to
+    /// first reply and to resolution, reopens, CSAT, intent corrections).
+    Report {
+        /// The window: `7d`, `24h`, `90m`.
+        #[arg(long, default_value = "7d")]
+        since: String,
+    },
     /// Dry-run the configured triggers and routes over saved conversations
     /// (JSON lines, one conversation per line; `-` reads stdin).
     Replay {
@@ -163,6 +170,19 @@ async fn with_store<S: Store>(store: S, command: Command, config: &Config) -> an
             // Platform adapters register here as their crates land.
             let adapters = Adapters::default();
             app::serve(store, config, adapters, listener, Clock::System, shutdown).await?;
+            Ok(())
+        }
+        Command::Report { since } => {
+            let window = handoff::report::parse_window(&since).with_context(|| {
+                format!("--since {since:?} is not a window like 7d, 24h or 90m")
+            })?;
+            // Read-only: a database behind this binary's schema is an
+            // error that says to migrate, not a silent migration.
+            store.ready().await?;
+            let cases = store
+                .cases_since(chrono::Utc::now() - window, i64::MAX)
+                .await?;
+            print!("{}", handoff::report::CaseReport::of(&cases).table(&since));
             Ok(())
         }
         Command::CheckConfig

@@ -10,6 +10,7 @@
 use handoff_core::{AgentId, Content};
 
 use crate::cases::{Case, CaseState};
+use crate::report::human as duration;
 
 /// Looks up the name shown for an agent.
 pub trait AgentNames {
@@ -17,8 +18,8 @@ pub trait AgentNames {
     fn display_name(&self, agent: &AgentId) -> String;
 }
 
-/// The handoff card for `case` as it is now.
-pub fn card(case: &Case, names: &dyn AgentNames) -> Content {
+/// The handoff card for `case` as it is now, with its transcript link.
+pub fn card(case: &Case, names: &dyn AgentNames, transcript: Option<&str>) -> Content {
     let d = &case.details;
     let who = d.customer.as_deref().unwrap_or("A customer");
     let source = d.source.as_deref().unwrap_or("chat");
@@ -52,6 +53,9 @@ pub fn card(case: &Case, names: &dyn AgentNames) -> Content {
     if let Some(agent) = &case.previous_owner {
         text.push_str(&format!("\nPrevious agent: {}", names.display_name(agent)));
     }
+    if let Some(url) = transcript {
+        text.push_str(&format!("\nTranscript: {url}"));
+    }
     let owner = case.state.owner();
     Content {
         text,
@@ -82,18 +86,12 @@ pub fn card(case: &Case, names: &dyn AgentNames) -> Content {
             "claimed_at": case.claimed_at,
             "resolved_at": case.resolved_at,
             "reopen_count": case.reopen_count,
+            "csat": d.csat,
+            "detected_intent": d.detected_intent,
+            "escalated_from": d.escalated_from,
             "delivery_error": case.last_delivery_error,
+            "transcript_url": transcript,
         })),
-    }
-}
-
-/// "3 min", "2 h 5 min", "40 s".
-fn duration(d: chrono::Duration) -> String {
-    let secs = d.num_seconds().max(0);
-    match secs {
-        0..60 => format!("{secs} s"),
-        60..3600 => format!("{} min", secs / 60),
-        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
     }
 }
 
@@ -142,5 +140,64 @@ pub fn agent_message(text: &str, agent_name: &str) -> Content {
     Content {
         text: text.to_owned(),
         rich: Some(serde_json::json!({"author": "agent", "name": agent_name})),
+    }
+}
+
+/// Asked after the resolved notice: the widget shows 1-5 buttons for it.
+pub fn csat_question(case: handoff_core::CaseId) -> Content {
+    Content {
+        text: "How did we do? Rate this conversation from 1 (bad) to 5 (great).".to_owned(),
+        rich: Some(serde_json::json!({"author": "bot", "kind": "csat", "case": case})),
+    }
+}
+
+/// Told when nobody has claimed the case yet at the re-announce time.
+pub fn still_waiting_notice() -> Content {
+    notice(
+        "You're still in the queue: a person from our team will be with you as soon as possible. \
+         Thanks for waiting, and feel free to add anything here meanwhile."
+            .to_owned(),
+    )
+}
+
+/// For the team, in the card's thread: the case is still unclaimed.
+pub fn reannounce_note(mention: Option<&str>, waited: chrono::Duration) -> Content {
+    let call = mention.map(|m| format!("{m} ")).unwrap_or_default();
+    Content {
+        text: format!(
+            "{call}Still waiting for an agent after {}. Claim it if you can take it.",
+            duration(waited)
+        ),
+        rich: Some(serde_json::json!({"kind": "sla", "timer": "reannounce"})),
+    }
+}
+
+/// For the team: an unclaimed case moved to another route.
+pub fn escalated_note(case: &Case, from: &str, to: &str) -> Content {
+    let call = case
+        .details
+        .mention
+        .as_deref()
+        .map(|m| format!("{m} "))
+        .unwrap_or_default();
+    let moved = if from == to {
+        format!("stays with {to} and is now {}", case.urgency.as_str())
+    } else {
+        format!("moved from {from} to {to} ({})", case.urgency.as_str())
+    };
+    Content {
+        text: format!("{call}Nobody claimed this case in time: it {moved}."),
+        rich: Some(serde_json::json!({"kind": "sla", "timer": "escalate", "from": from, "to": to})),
+    }
+}
+
+/// For the owner: the customer has been waiting for an answer.
+pub fn reminder_note(owner_name: &str, waited: chrono::Duration) -> Content {
+    Content {
+        text: format!(
+            "{owner_name}, the customer has been waiting {} for an answer.",
+            duration(waited)
+        ),
+        rich: Some(serde_json::json!({"kind": "sla", "timer": "remind_owner"})),
     }
 }

@@ -160,6 +160,21 @@ impl RoutingConfig {
         Ok(())
     }
 
+    /// Whether `name` is a route: a configured one or the default.
+    pub fn knows(&self, name: &str) -> bool {
+        self.default == name || self.routes.iter().any(|r| r.name == name)
+    }
+
+    /// The route called `name` (the default is inbox-only unless it is
+    /// configured).
+    pub fn named(&self, name: &str) -> Route {
+        self.routes
+            .iter()
+            .find(|r| r.name == name)
+            .cloned()
+            .unwrap_or_else(|| Route::inbox_only(name))
+    }
+
     /// The route for a case: the first matching rule, else the default
     /// (a configured route of that name, or a bare inbox-only route).
     pub fn route(&self, input: &RouteInput<'_>) -> Route {

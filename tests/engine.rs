@@ -6,21 +6,16 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::t0;
 use handoff::cases::CaseState;
 use handoff::clock::Clock;
-use handoff::config::{AgentConfig, Config};
-use handoff::engine::{AgentDirectory, Engine, Ingested};
-use handoff::escalation::Intelligence;
-use handoff::metrics::Metrics;
+use handoff::config::Config;
+use handoff::engine::{Engine, Ingested};
 use handoff::store::{AuthorKind, CaseOutcome, Store};
 use handoff_core::{
-    AgentAction, CaseAction, CaseId, CustomerIdentity, CustomerMessage, InboundEvent, InboundKind,
-    OutboundCommand, Platform, PlatformUser,
+    AgentAction, CaseAction, CaseId, CustomerIdentity, InboundEvent, InboundKind, OutboundCommand,
+    Platform, PlatformUser,
 };
-use tokio::sync::Notify;
 
 on_both_backends!(
     a_redelivered_event_is_acknowledged_and_dropped,
@@ -32,50 +27,11 @@ on_both_backends!(
 );
 
 fn engine<S: Store>(store: S) -> Engine<S> {
-    engine_with(store, Clock::manual(t0()), &Config::default())
-}
-
-fn engine_with<S: Store>(store: S, clock: Clock, config: &Config) -> Engine<S> {
-    let agents = AgentDirectory::new(&[AgentConfig {
-        id: "alice".into(),
-        name: "Alice".into(),
-        slack_user: Some("U_ALICE".into()),
-        teams_user: None,
-        inbox_login: None,
-        password_hash: None,
-    }]);
-    Engine::new(
-        store,
-        clock,
-        Arc::new(Metrics::default()),
-        agents,
-        Arc::new(Intelligence::new(config).unwrap()),
-        config.relay.clone(),
-        Arc::new(Notify::new()),
-    )
+    common::engine_with(store, Clock::manual(t0()), &Config::default())
 }
 
 fn customer_says(id: &str, text: &str) -> InboundEvent {
-    customer_in("session-1", id, text)
-}
-
-fn customer_in(session: &str, id: &str, text: &str) -> InboundEvent {
-    InboundEvent {
-        platform: Platform::Webchat,
-        event_id: id.into(),
-        received_at: t0(),
-        kind: InboundKind::CustomerMessage(CustomerMessage {
-            customer: CustomerIdentity {
-                external_id: "visitor-1".into(),
-                display_name: Some("Ada".into()),
-                ..Default::default()
-            },
-            conversation: session.into(),
-            text: text.into(),
-            platform_message_id: Some(id.into()),
-            attachments: vec![],
-        }),
-    }
+    common::customer_in("session-1", id, text)
 }
 
 fn click(case: CaseId, user: &str, event_id: &str) -> InboundEvent {
@@ -217,12 +173,13 @@ async fn a_customer_message_reopens_a_resolved_case<S: Store>(store: S) {
         .into_iter()
         .map(|r| r.item.command.name())
         .collect();
-    // Resolved (card + customer told), reopened (card), then the message
-    // goes to the card's thread.
+    // Resolved (card + customer told + asked to rate), reopened (card),
+    // then the message goes to the card's thread.
     assert_eq!(
         commands,
         [
             "update_card",
+            "send_to_customer",
             "send_to_customer",
             "update_card",
             "post_in_thread"
@@ -248,7 +205,7 @@ async fn a_human_request_opens_a_routed_case_with_its_card<S: Store>(store: S) {
         "[[routes]]\nname = \"orders\"\nslack_channel = \"C_ORDERS\"\nwhen = { intents = [\"shipping\"] }\n",
     )
     .unwrap();
-    let engine = engine_with(store.clone(), Clock::manual(t0()), &config);
+    let engine = common::engine_with(store.clone(), Clock::manual(t0()), &config);
     engine
         .ingest(&customer_says(
             "m-1",
@@ -317,7 +274,7 @@ async fn a_human_request_opens_a_routed_case_with_its_card<S: Store>(store: S) {
 
 async fn a_quiet_conversation_escalates_once_its_customer_has_waited<S: Store>(store: S) {
     let clock = Clock::manual(t0());
-    let engine = engine_with(store.clone(), clock.clone(), &Config::default());
+    let engine = common::engine_with(store.clone(), clock.clone(), &Config::default());
     engine
         .ingest(&customer_says("m-1", "is the shop open on sundays?"))
         .await
@@ -341,7 +298,7 @@ async fn a_quiet_conversation_escalates_once_its_customer_has_waited<S: Store>(s
 async fn a_returning_customer_card_names_the_previous_agent<S: Store>(store: S) {
     let engine = engine(store.clone());
     engine
-        .ingest(&customer_in("s-old", "m-1", "agent please"))
+        .ingest(&common::customer_in("s-old", "m-1", "agent please"))
         .await
         .unwrap();
     engine.process_pending().await.unwrap();
@@ -367,7 +324,7 @@ async fn a_returning_customer_card_names_the_previous_agent<S: Store>(store: S) 
         .unwrap();
 
     engine
-        .ingest(&customer_in("s-new", "m-2", "human!!"))
+        .ingest(&common::customer_in("s-new", "m-2", "human!!"))
         .await
         .unwrap();
     engine.process_pending().await.unwrap();

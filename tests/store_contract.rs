@@ -69,7 +69,7 @@ fn new_case(conversation: ConversationId) -> NewCase {
 
 async fn open_case<S: Store>(store: &S) -> Case {
     let conv = conversation(store, &uuid::Uuid::new_v4().to_string()).await;
-    store.open_case(&new_case(conv), &[]).await.unwrap()
+    store.open_case(&new_case(conv), &[], &[]).await.unwrap()
 }
 
 fn command(key: &str, n: usize) -> NewOutbox {
@@ -209,7 +209,7 @@ async fn messages_are_stored_once_with_their_outbox_rows<S: Store>(store: S) {
     };
     let relay = for_case(command("relay", 1), case.id);
     let first = store
-        .add_message(&msg("m1", 1), std::slice::from_ref(&relay))
+        .add_message(&msg("m1", 1), std::slice::from_ref(&relay), &[])
         .await
         .unwrap()
         .expect("new message is stored");
@@ -221,7 +221,7 @@ async fn messages_are_stored_once_with_their_outbox_rows<S: Store>(store: S) {
     again.body = "changed".into();
     assert!(
         store
-            .add_message(&again, &[for_case(command("relay", 2), case.id)])
+            .add_message(&again, &[for_case(command("relay", 2), case.id)], &[])
             .await
             .unwrap()
             .is_none()
@@ -232,7 +232,7 @@ async fn messages_are_stored_once_with_their_outbox_rows<S: Store>(store: S) {
     note.author_id = Some("alice".into());
     note.internal_note = true;
     note.platform = Platform::Slack;
-    store.add_message(&note, &[]).await.unwrap().unwrap();
+    store.add_message(&note, &[], &[]).await.unwrap().unwrap();
 
     let all = store.messages(case.conversation).await.unwrap();
     assert_eq!(
@@ -262,7 +262,7 @@ async fn a_case_opens_with_its_history_and_commands<S: Store>(store: S) {
         },
     };
     let case = store
-        .open_case(&new, std::slice::from_ref(&card))
+        .open_case(&new, std::slice::from_ref(&card), &[])
         .await
         .unwrap();
     assert_eq!(case.id, new.id);
@@ -295,7 +295,7 @@ async fn a_case_opens_with_its_history_and_commands<S: Store>(store: S) {
     // A later case of the same conversation is the latest.
     let mut second = new_case(conv);
     second.opened_at = at(100);
-    let second = store.open_case(&second, &[]).await.unwrap();
+    let second = store.open_case(&second, &[], &[]).await.unwrap();
     assert_eq!(
         store.latest_case(conv).await.unwrap().unwrap().id,
         second.id
@@ -311,13 +311,18 @@ async fn a_transition_commits_only_at_the_version_it_read<S: Store>(store: S) {
     let update = for_case(command(&format!("card:{}", case.id), 1), case.id);
     assert!(
         store
-            .commit_transition(&t, std::slice::from_ref(&update))
+            .commit_transition(&t, std::slice::from_ref(&update), &[])
             .await
             .unwrap()
     );
     // The same transition again is stale: nothing written, nothing queued.
     let stale_cmd = for_case(command(&format!("card:{}", case.id), 2), case.id);
-    assert!(!store.commit_transition(&t, &[stale_cmd]).await.unwrap());
+    assert!(
+        !store
+            .commit_transition(&t, &[stale_cmd], &[])
+            .await
+            .unwrap()
+    );
 
     let stored = store.case(case.id).await.unwrap().unwrap();
     assert_eq!(stored, t.after);
@@ -329,7 +334,7 @@ async fn a_transition_commits_only_at_the_version_it_read<S: Store>(store: S) {
         by: Actor::Agent(AgentId::new("alice")),
     };
     let CaseOutcome::Applied(t2) =
-        store::apply_case_command(&store, case.id, &resolve, at(20), |_| vec![])
+        store::apply_case_command(&store, case.id, &resolve, at(20), |_| (vec![], vec![]))
             .await
             .unwrap()
     else {
@@ -337,9 +342,11 @@ async fn a_transition_commits_only_at_the_version_it_read<S: Store>(store: S) {
     };
     assert_eq!(t2.after.state, CaseState::Resolved);
     let CaseOutcome::Applied(t3) =
-        store::apply_case_command(&store, case.id, &CaseCommand::Reopen, at(30), |_| vec![])
-            .await
-            .unwrap()
+        store::apply_case_command(&store, case.id, &CaseCommand::Reopen, at(30), |_| {
+            (vec![], vec![])
+        })
+        .await
+        .unwrap()
     else {
         panic!("reopen applies");
     };
@@ -367,7 +374,7 @@ async fn a_transition_commits_only_at_the_version_it_read<S: Store>(store: S) {
     );
 
     assert_eq!(
-        store::apply_case_command(&store, CaseId::new(), &claim, at(40), |_| vec![])
+        store::apply_case_command(&store, CaseId::new(), &claim, at(40), |_| (vec![], vec![]))
             .await
             .unwrap(),
         CaseOutcome::UnknownCase
@@ -388,10 +395,13 @@ async fn of_fifty_concurrent_claims_exactly_one_wins<S: Store>(store: S) {
                     agent: agent.clone(),
                 };
                 let outcome = store::apply_case_command(&store, case.id, &cmd, at(1), |t| {
-                    vec![for_case(
-                        command(&format!("card:{}", t.after.id), t.after.version as usize),
-                        t.after.id,
-                    )]
+                    (
+                        vec![for_case(
+                            command(&format!("card:{}", t.after.id), t.after.version as usize),
+                            t.after.id,
+                        )],
+                        vec![],
+                    )
                 })
                 .await
                 .unwrap();
@@ -557,6 +567,7 @@ async fn deliveries_store_the_platform_reference_back<S: Store>(store: S) {
                 platform_message_id: None,
                 created_at: at(1),
             },
+            &[],
             &[],
         )
         .await

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 on_both_backends!(
     a_customer_is_escalated_claimed_answered_and_resolved,
-    bad_input_changes_nothing
+    bad_input_changes_nothing,
+    transcripts_ratings_and_intent_corrections,
 );
 
 type Ws =
@@ -443,6 +444,176 @@ async fn bad_input_changes_nothing<S: Store>(store: S) {
         404
     );
     assert!(store.pending_inbound(10).await.unwrap().is_empty());
+
+    app.shutdown.cancel();
+    app.server.await.unwrap();
+}
+
+/// `path?query` of an absolute URL (cards carry `public_url`, not the
+/// test server's port).
+fn path_of(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    rest[rest.find('/').unwrap()..].to_owned()
+}
+
+async fn transcripts_ratings_and_intent_corrections<S: Store>(store: S) {
+    let app = start(store.clone()).await;
+    let base = app.base.clone();
+    let http = reqwest::Client::new();
+    let mut ws = connect(&base, json!({"type": "hello", "name": "Eve"})).await;
+    let mut seen = Vec::new();
+    until_in(&mut ws, &mut seen, |f| f["type"] == "welcome").await;
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "m1",
+               "text": "<script>alert(1)</script> my card 4242 4242 4242 4242 was charged twice"}),
+    )
+    .await;
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "m2", "text": "I want to speak to a human"}),
+    )
+    .await;
+    let alice = Agent::sign_in(&base, "alice").await;
+    let cards = alice.cards_when(|c| c.len() == 1).await;
+    let card = cards[0]["card"].clone();
+    let case = card["case"].as_str().unwrap().to_owned();
+    let case_id: handoff_core::CaseId = case.parse().unwrap();
+
+    // The card's transcript link opens the redacted, escaped conversation.
+    let link = path_of(card["transcript_url"].as_str().expect("a transcript link"));
+    assert!(link.starts_with(&format!("/t/{case}?exp=")), "{link}");
+    let page = http
+        .get(format!("http://{base}{link}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "customer text became markup");
+    assert!(
+        !html.contains("4242 4242 4242 4242"),
+        "a card number leaked"
+    );
+    assert!(html.contains("4242"), "the last four stay: {html}");
+
+    // Tampered, expired, unsigned and unknown links are refused.
+    let tampered = link.replace("sig=", "sig=00");
+    let expired = {
+        let key = store.setting("transcript_key", "unused").await.unwrap();
+        let past = handoff::transcript::TranscriptLinks::new(
+            key.clone(),
+            "http://x",
+            chrono::Duration::hours(-1),
+        );
+        let other =
+            handoff::transcript::TranscriptLinks::new(key, "http://x", chrono::Duration::hours(1));
+        (
+            path_of(&past.link(case_id, chrono::Utc::now())),
+            path_of(&other.link(handoff_core::CaseId::new(), chrono::Utc::now())),
+        )
+    };
+    for (path, status) in [
+        (tampered, 403),
+        (expired.0, 410),
+        (format!("/t/{case}"), 403),
+        (expired.1, 404),
+        ("/t/not-a-case?exp=1&sig=00".to_owned(), 404),
+    ] {
+        let r = http
+            .get(format!("http://{base}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("Transcript unavailable") && !body.contains("alert(1)"),
+            "{path}: {body}"
+        );
+    }
+
+    // The agent corrects the intent; an unknown intent is refused.
+    let action = format!("/inbox/api/cases/{case}/action");
+    assert_eq!(
+        alice
+            .post(
+                &action,
+                json!({"action": "correct_intent", "intent": "no_such"})
+            )
+            .await,
+        400
+    );
+    let detected = card["intent"].as_str().map(str::to_owned);
+    let fixed = if detected.as_deref() == Some("refund") {
+        "billing"
+    } else {
+        "refund"
+    };
+    assert_eq!(
+        alice
+            .post(
+                &action,
+                json!({"action": "correct_intent", "intent": fixed})
+            )
+            .await,
+        202
+    );
+    let cards = alice.cards_when(|c| c[0]["card"]["intent"] == fixed).await;
+    assert_eq!(
+        cards[0]["card"]["detected_intent"]
+            .as_str()
+            .map(str::to_owned),
+        detected
+    );
+
+    // Resolve: the customer is asked to rate, rates once (a bad score is
+    // refused and changes nothing), and the card and metrics show it.
+    assert_eq!(alice.post(&action, json!({"action": "claim"})).await, 202);
+    assert_eq!(alice.post(&action, json!({"action": "resolve"})).await, 202);
+    let (question, _) = until_in(&mut ws, &mut seen, |f| f["kind"] == "csat").await;
+    assert!(
+        question["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("How did we do?")
+    );
+    send(&mut ws, json!({"type": "rate", "id": "r0", "score": 9})).await;
+    let (e, _) = until_in(&mut ws, &mut seen, |f| f["type"] == "error").await;
+    assert_eq!(
+        (e["code"].clone(), e["id"].clone()),
+        (json!("bad_frame"), json!("r0"))
+    );
+    send(&mut ws, json!({"type": "rate", "id": "r1", "score": 4})).await;
+    until_in(&mut ws, &mut seen, |f| {
+        f["type"] == "ack" && f["id"] == "r1"
+    })
+    .await;
+    let (rating, _) = until_in(&mut ws, &mut seen, |f| f["kind"] == "rating").await;
+    assert_eq!(rating["text"], "4");
+    let cards = alice.cards_when(|c| c[0]["card"]["csat"] == 4).await;
+    assert_eq!(cards[0]["card"]["state"], "resolved");
+    let metrics = http
+        .get(format!("http://{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "handoff_csat_ratings{window=\"7d\",score=\"4\"} 1",
+        "handoff_intent_corrections{window=\"7d\"} 1",
+        "handoff_cases_opened{window=\"7d\",reason=\"human_request\"} 1",
+        "handoff_time_to_claim_seconds_count{window=\"7d\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
 
     app.shutdown.cancel();
     app.server.await.unwrap();

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 
+pub use crate::sla::{NewTimer, Timer};
 use chrono::{DateTime, Utc};
 use handoff_core::{
     AgentId, CaseId, Content, ConversationId, CustomerId, CustomerIdentity, InboundEvent,
@@ -458,6 +459,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         message: &NewMessage,
         outbox: &[NewOutbox],
+        timers: &[NewTimer],
     ) -> impl Future<Output = Result<Option<Message>, StoreError>> + Send;
 
     /// A conversation's messages in the order they were written.
@@ -466,11 +468,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         conversation: ConversationId,
     ) -> impl Future<Output = Result<Vec<Message>, StoreError>> + Send;
 
-    /// Opens a case, logs it, and queues its commands, in one transaction.
+    /// Opens a case, logs it, and queues its commands and timers, in one
+    /// transaction.
     fn open_case(
         &self,
         case: &NewCase,
         outbox: &[NewOutbox],
+        timers: &[NewTimer],
     ) -> impl Future<Output = Result<Case, StoreError>> + Send;
 
     /// One case.
@@ -488,13 +492,16 @@ pub trait Store: Clone + Send + Sync + 'static {
         card: &MessageRef,
     ) -> impl Future<Output = Result<Option<Case>, StoreError>> + Send;
 
-    /// Writes a transition with its event and commands in one transaction,
-    /// if and only if the case is still at `transition.before.version`.
-    /// Returns false when someone else changed the case first.
+    /// Writes a transition with its event, commands and timers in one
+    /// transaction, if and only if the case is still at
+    /// `transition.before.version`; a change of state or owner ends the
+    /// case's pending timers in it. Returns false when someone else changed
+    /// the case first.
     fn commit_transition(
         &self,
         transition: &Transition,
         outbox: &[NewOutbox],
+        timers: &[NewTimer],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// A case's history, oldest first.
@@ -637,6 +644,45 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<InboxCard>, StoreError>> + Send;
+
+    /// Pending timers due at `now`, soonest first.
+    fn due_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Timer>, StoreError>> + Send;
+
+    /// Marks a timer done with what it did.
+    fn finish_timer(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        outcome: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A case's timers, pending and done, in the order they were armed.
+    fn case_timers(
+        &self,
+        case: CaseId,
+    ) -> impl Future<Output = Result<Vec<TimerRecord>, StoreError>> + Send;
+
+    /// Cases opened (or reopened) at or after `since`, newest first.
+    fn cases_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Case>, StoreError>> + Send;
+}
+
+/// A timer with how it ended, for diagnostics and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRecord {
+    /// The timer.
+    pub timer: Timer,
+    /// When it fired or was superseded.
+    pub done_at: Option<DateTime<Utc>>,
+    /// What it did (`reannounced`, `superseded`, `nothing: …`).
+    pub outcome: Option<String>,
 }
 
 /// The inbox's copy of a handoff card.
@@ -667,7 +713,8 @@ pub enum CaseOutcome {
 /// Reads a case, applies `command` with the pure state machine, and writes
 /// the result with compare-and-set, retrying from a fresh read when another
 /// writer got there first. `plan` turns the transition into the commands to
-/// queue with it (card update, customer notice), inside the same transaction.
+/// queue with it (card update, customer notice) and the timers it arms,
+/// inside the same transaction.
 ///
 /// This is why exactly one of many concurrent claims wins: each losing
 /// writer re-reads, finds the case claimed, and is refused with the owner.
@@ -680,7 +727,7 @@ pub async fn apply_case_command<S, P>(
 ) -> Result<CaseOutcome, StoreError>
 where
     S: Store,
-    P: Fn(&Transition) -> Vec<NewOutbox>,
+    P: Fn(&Transition) -> (Vec<NewOutbox>, Vec<NewTimer>),
 {
     loop {
         let Some(case) = store.case(id).await? else {
@@ -690,8 +737,11 @@ where
             Ok(t) => t,
             Err(e) => return Ok(CaseOutcome::Refused(e, Box::new(case))),
         };
-        let outbox = plan(&transition);
-        if store.commit_transition(&transition, &outbox).await? {
+        let (outbox, timers) = plan(&transition);
+        if store
+            .commit_transition(&transition, &outbox, &timers)
+            .await?
+        {
             return Ok(CaseOutcome::Applied(Box::new(transition)));
         }
         tracing::debug!(case_id = %id, "Case changed while applying a command; reading it again.");

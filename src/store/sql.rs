@@ -280,6 +280,39 @@ pub(super) struct InboundRow {
     pub(super) payload: Json<InboundEvent>,
 }
 
+#[derive(sqlx::FromRow)]
+pub(super) struct TimerRow {
+    id: i64,
+    case_id: Uuid,
+    kind: String,
+    message_id: Option<Uuid>,
+    due_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    done_at: Option<DateTime<Utc>>,
+    outcome: Option<String>,
+}
+
+impl TryFrom<TimerRow> for super::TimerRecord {
+    type Error = StoreError;
+
+    fn try_from(r: TimerRow) -> Result<Self, StoreError> {
+        Ok(super::TimerRecord {
+            timer: crate::sla::Timer {
+                id: r.id,
+                case: CaseId(r.case_id),
+                kind: crate::sla::TimerKind::parse(&r.kind).ok_or_else(|| {
+                    StoreError::Corrupt(format!("unknown timer kind {:?}", r.kind))
+                })?,
+                message: r.message_id.map(MessageId),
+                due_at: r.due_at,
+                created_at: r.created_at,
+            },
+            done_at: r.done_at,
+            outcome: r.outcome,
+        })
+    }
+}
+
 /// `SELECT <every case column> FROM cases <tail>`, as a `&'static str`.
 macro_rules! case_select {
     ($tail:literal) => {
@@ -441,6 +474,7 @@ macro_rules! impl_sql_store {
                 &self,
                 message: &NewMessage,
                 outbox: &[NewOutbox],
+                timers: &[$crate::store::NewTimer],
             ) -> Result<Option<Message>, StoreError> {
                 let mut tx = self.writer.begin_with($begin).await?;
                 let row: Option<$crate::store::sql::MessageRow> = sqlx::query_as(
@@ -483,6 +517,9 @@ macro_rules! impl_sql_store {
                 for item in outbox {
                     $crate::store::sql::insert_outbox!(&mut *tx, item, message.created_at);
                 }
+                for timer in timers {
+                    $crate::store::sql::insert_timer!(&mut *tx, timer, message.created_at);
+                }
                 tx.commit().await?;
                 Ok(Some(row.try_into()?))
             }
@@ -499,7 +536,7 @@ macro_rules! impl_sql_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn open_case(&self, case: &NewCase, outbox: &[NewOutbox]) -> Result<Case, StoreError> {
+            async fn open_case(&self, case: &NewCase, outbox: &[NewOutbox], timers: &[$crate::store::NewTimer]) -> Result<Case, StoreError> {
                 let mut tx = self.writer.begin_with($begin).await?;
                 sqlx::query(
                     "INSERT INTO cases (id, conversation_id, state, previous_owner, reason, reasons, urgency, intent, sentiment, summary, route, opened_at, details) \
@@ -530,6 +567,9 @@ macro_rules! impl_sql_store {
                     .await?;
                 for item in outbox {
                     $crate::store::sql::insert_outbox!(&mut *tx, item, case.opened_at);
+                }
+                for timer in timers {
+                    $crate::store::sql::insert_timer!(&mut *tx, timer, case.opened_at);
                 }
                 let row: $crate::store::sql::CaseRow = sqlx::query_as($crate::store::sql::case_select!("WHERE id = $1"))
                 .bind(case.id.0)
@@ -567,12 +607,14 @@ macro_rules! impl_sql_store {
                 &self,
                 transition: &Transition,
                 outbox: &[NewOutbox],
+                timers: &[$crate::store::NewTimer],
             ) -> Result<bool, StoreError> {
                 let after = &transition.after;
                 let mut tx = self.writer.begin_with($begin).await?;
                 let updated = sqlx::query(
                     "UPDATE cases SET state = $1, owner = $2, previous_owner = $3, opened_at = $4, claimed_at = $5, \
-                       first_agent_reply_at = COALESCE(first_agent_reply_at, $6), resolved_at = $7, reopen_count = $8, version = $9 \
+                       first_agent_reply_at = COALESCE(first_agent_reply_at, $6), resolved_at = $7, reopen_count = $8, version = $9, \
+                       route = $12, urgency = $13, intent = $14, details = $15 \
                      WHERE id = $10 AND version = $11",
                 )
                 .bind(after.state.name())
@@ -586,6 +628,10 @@ macro_rules! impl_sql_store {
                 .bind(after.version)
                 .bind(after.id.0)
                 .bind(transition.before.version)
+                .bind(&after.route)
+                .bind(after.urgency.as_str())
+                .bind(&after.intent)
+                .bind(Json(&after.details))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -603,6 +649,16 @@ macro_rules! impl_sql_store {
                     .await?;
                 for item in outbox {
                     $crate::store::sql::insert_outbox!(&mut *tx, item, transition.at);
+                }
+                if $crate::sla::supersedes(transition) {
+                    sqlx::query("UPDATE case_timers SET done_at = $1, outcome = 'superseded' WHERE case_id = $2 AND done_at IS NULL")
+                        .bind(transition.at)
+                        .bind(after.id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for timer in timers {
+                    $crate::store::sql::insert_timer!(&mut *tx, timer, transition.at);
                 }
                 tx.commit().await?;
                 Ok(true)
@@ -963,6 +1019,50 @@ macro_rules! impl_sql_store {
                     .collect()
             }
 
+
+            async fn due_timers(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<$crate::store::Timer>, StoreError> {
+                let rows: Vec<$crate::store::sql::TimerRow> = sqlx::query_as(
+                    "SELECT id, case_id, kind, message_id, due_at, created_at, done_at, outcome FROM case_timers \
+                     WHERE done_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2",
+                )
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(|r| r.try_into().map(|r: $crate::store::TimerRecord| r.timer)).collect()
+            }
+
+            async fn finish_timer(&self, id: i64, now: DateTime<Utc>, outcome: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE case_timers SET done_at = $1, outcome = $2 WHERE id = $3 AND done_at IS NULL")
+                    .bind(now)
+                    .bind(outcome)
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn case_timers(&self, case: CaseId) -> Result<Vec<$crate::store::TimerRecord>, StoreError> {
+                let rows: Vec<$crate::store::sql::TimerRow> = sqlx::query_as(
+                    "SELECT id, case_id, kind, message_id, due_at, created_at, done_at, outcome FROM case_timers \
+                     WHERE case_id = $1 ORDER BY id",
+                )
+                .bind(case.0)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn cases_since(&self, since: DateTime<Utc>, limit: i64) -> Result<Vec<Case>, StoreError> {
+                let rows: Vec<$crate::store::sql::CaseRow> = sqlx::query_as($crate::store::sql::case_select!(
+                    "WHERE opened_at >= $1 ORDER BY opened_at DESC LIMIT $2"
+                ))
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
         }
 
         impl $store {
@@ -1030,6 +1130,25 @@ macro_rules! insert_feed {
     }};
 }
 pub(super) use insert_feed;
+
+/// Arms one timer inside an open transaction, once per key.
+macro_rules! insert_timer {
+    ($conn:expr, $timer:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO case_timers (case_id, kind, key, message_id, due_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind($timer.case.0)
+        .bind($timer.kind.as_str())
+        .bind(&$timer.key)
+        .bind($timer.message.map(|m| m.0))
+        .bind($timer.due_at)
+        .bind($now)
+        .execute($conn)
+        .await?
+    };
+}
+pub(super) use insert_timer;
 
 macro_rules! insert_outbox {
     ($conn:expr, $item:expr, $now:expr) => {

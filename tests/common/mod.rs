@@ -100,7 +100,11 @@ pub fn sample_case(conversation: ConversationId) -> NewCase {
 /// Opens a plain case on the web chat conversation `session`.
 pub async fn open_web_case<S: Store>(store: &S, session: &str) -> CaseId {
     let conv = web_conversation(store, &format!("visitor-{session}"), session).await;
-    store.open_case(&sample_case(conv), &[]).await.unwrap().id
+    store
+        .open_case(&sample_case(conv), &[], &[])
+        .await
+        .unwrap()
+        .id
 }
 
 /// A fixed instant to build test times from.
@@ -137,4 +141,52 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// An engine over `store` with one agent, Alice (Slack user `U_ALICE`),
+/// the rules of `config`, and its clock.
+pub fn engine_with<S: Store>(
+    store: S,
+    clock: handoff::clock::Clock,
+    config: &handoff::config::Config,
+) -> handoff::engine::Engine<S> {
+    let agents = handoff::engine::AgentDirectory::new(&[handoff::config::AgentConfig {
+        id: "alice".into(),
+        name: "Alice".into(),
+        slack_user: Some("U_ALICE".into()),
+        teams_user: None,
+        inbox_login: None,
+        password_hash: None,
+    }]);
+    handoff::engine::Engine::new(
+        store,
+        clock,
+        std::sync::Arc::new(handoff::metrics::Metrics::default()),
+        agents,
+        std::sync::Arc::new(handoff::escalation::Intelligence::new(config).unwrap()),
+        config.relay.clone(),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    )
+}
+
+/// Visitor 1 (Ada) writes `text` in web chat `session`; `id` is the
+/// event's and the message's id.
+pub fn customer_in(session: &str, id: &str, text: &str) -> handoff_core::InboundEvent {
+    use handoff_core::{CustomerMessage, InboundEvent, InboundKind};
+    InboundEvent {
+        platform: Platform::Webchat,
+        event_id: id.into(),
+        received_at: t0(),
+        kind: InboundKind::CustomerMessage(CustomerMessage {
+            customer: CustomerIdentity {
+                external_id: "visitor-1".into(),
+                display_name: Some("Ada".into()),
+                ..Default::default()
+            },
+            conversation: session.into(),
+            text: text.into(),
+            platform_message_id: Some(id.into()),
+            attachments: vec![],
+        }),
+    }
 }

@@ -37,6 +37,19 @@ pub enum InboundKind {
     AgentReply(AgentReply),
     /// Someone added or removed a reaction on a message handoff knows.
     Reaction(Reaction),
+    /// A customer rated the help they got (CSAT, 1-5).
+    CustomerRating(CustomerRating),
+}
+
+/// A customer's satisfaction rating of their latest case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRating {
+    /// Who rates.
+    pub customer: CustomerIdentity,
+    /// The platform's key for the conversation, as in [`CustomerMessage`].
+    pub conversation: String,
+    /// 1 (bad) to 5 (great); anything else is refused by the engine.
+    pub score: u8,
 }
 
 /// A customer's message, with who they are as far as the platform can say.
@@ -114,6 +127,11 @@ pub enum CaseAction {
     Reassign {
         /// The agent who should own it.
         to: AgentId,
+    },
+    /// Say what the customer really wants (the detected intent was wrong).
+    CorrectIntent {
+        /// One of the taxonomy's intent names.
+        intent: String,
     },
 }
 

@@ -12,6 +12,8 @@ pub mod adapter;
 pub mod command;
 /// Events a platform reports to the engine.
 pub mod event;
+/// Escaping customer text for HTML and the platforms' markups.
+pub mod markup;
 /// Identifiers and references to things that live on a platform.
 pub mod refs;
 
@@ -19,6 +21,6 @@ pub use adapter::{Adapter, Delivered, Delivery, DeliveryError, InboundError};
 pub use command::{Content, OutboundCommand};
 pub use event::{
     AgentAction, AgentReply, Attachment, CaseAction, CustomerIdentity, CustomerMessage,
-    InboundEvent, InboundKind, PlatformUser, Reaction,
+    CustomerRating, InboundEvent, InboundKind, PlatformUser, Reaction,
 };
 pub use refs::{AgentId, CaseId, ConversationId, CustomerId, MessageId, MessageRef, Platform};

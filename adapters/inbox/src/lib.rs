@@ -65,6 +65,8 @@ pub struct InboxSettings {
     pub session_hours: i64,
     /// Mark the cookie `Secure` (when served over HTTPS).
     pub secure_cookie: bool,
+    /// The taxonomy's intents, offered when an agent corrects one.
+    pub intents: Vec<String>,
 }
 
 /// A card as the inbox keeps it.
@@ -331,6 +333,7 @@ async fn me<B: InboxBackend>(State(inbox): State<Arc<Inbox<B>>>, headers: Header
         "login": agent.login,
         "name": agent.name,
         "team": team,
+        "intents": inbox.settings.intents,
     }))
     .into_response()
 }
@@ -408,6 +411,9 @@ struct ActionForm {
     action: String,
     #[serde(default)]
     to: Option<String>,
+    /// The intent, for `correct_intent`.
+    #[serde(default)]
+    intent: Option<String>,
     /// The page's id for this click, so a retried request is one event.
     #[serde(default)]
     request_id: Option<String>,
@@ -446,16 +452,22 @@ async fn action<B: InboxBackend>(
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    let action = match (form.action.as_str(), form.to) {
-        ("claim", _) => CaseAction::Claim,
-        ("release", _) => CaseAction::Release,
-        ("resolve", _) => CaseAction::Resolve,
-        ("reassign", Some(to)) if inbox.settings.agents.iter().any(|a| a.id == to) => {
+    let action = match (form.action.as_str(), form.to, form.intent) {
+        ("claim", _, _) => CaseAction::Claim,
+        ("release", _, _) => CaseAction::Release,
+        ("resolve", _, _) => CaseAction::Resolve,
+        ("reassign", Some(to), _) if inbox.settings.agents.iter().any(|a| a.id == to) => {
             CaseAction::Reassign {
                 to: AgentId::new(to),
             }
         }
-        _ => return problem(StatusCode::BAD_REQUEST, "unknown action or agent"),
+        ("correct_intent", _, Some(intent)) if inbox.settings.intents.contains(&intent) => {
+            CaseAction::CorrectIntent { intent }
+        }
+        _ => {
+            tracing::info!(agent = %agent.login, action = %form.action, "Refused an inbox action: unknown action, agent or intent.");
+            return problem(StatusCode::BAD_REQUEST, "unknown action, agent or intent");
+        }
     };
     let event = InboundEvent {
         platform: Platform::Inbox,

@@ -53,6 +53,10 @@
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff}",
     "textarea{flex:1;resize:none;border:1px solid #cbd5e1;border-radius:10px;padding:8px 10px;font-size:15px;max-height:120px}",
     ".send{background:#1d4ed8;color:#fff;border:0;border-radius:10px;padding:0 16px;font-size:15px;cursor:pointer}",
+    ".csat{display:flex;gap:6px;justify-content:center;margin-top:6px}",
+    ".csat button{width:36px;height:36px;border-radius:50%;border:1px solid #94a3b8;background:#fff;color:#111827;font-size:15px;cursor:pointer}",
+    ".csat button[aria-pressed=true]{background:#1d4ed8;color:#fff;border-color:#1d4ed8}",
+    ".csat button:disabled{cursor:default}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}"
   ].join("\n");
@@ -121,10 +125,43 @@
     m.textContent = text;
   }
 
+  // The rating question (after a resolved notice): five labelled buttons.
+  // The customer's own rating comes back as a "rating" entry, which marks
+  // the question answered here and in every other tab.
+  var lastCsat = null;
+  function rated(score) {
+    if (!lastCsat) return;
+    lastCsat.querySelectorAll("button").forEach(function (b) {
+      b.disabled = true;
+      b.setAttribute("aria-pressed", b.dataset.score === String(score) ? "true" : "false");
+    });
+    setMeta(lastCsat, "Thanks for your rating.");
+  }
+  function csat(text) {
+    var b = bubble("bot", null, text, "notice");
+    var group = el("div", { "class": "csat", "role": "group", "aria-label": "Rate from 1 (bad) to 5 (great)" });
+    for (var i = 1; i <= 5; i++) {
+      var btn = el("button", { "type": "button", "aria-label": "Rate " + i + " of 5", "data-score": String(i) }, String(i));
+      btn.addEventListener("click", function (ev) {
+        var score = Number(ev.currentTarget.dataset.score);
+        if (frame({ type: "rate", id: newId(), score: score })) rated(score);
+        else showAlert("Not connected: please try again in a moment.");
+      });
+      group.appendChild(btn);
+    }
+    b.appendChild(group);
+    log.scrollTop = log.scrollHeight;
+    lastCsat = b;
+  }
+
   function onEntry(e) {
     if (shown[e.seq]) return;
     shown[e.seq] = true;
-    if (e.client_id && bubbles[e.client_id]) {
+    if (e.kind === "csat") {
+      csat(e.text);
+    } else if (e.kind === "rating") {
+      rated(Number(e.text));
+    } else if (e.client_id && bubbles[e.client_id]) {
       setMeta(bubbles[e.client_id], "Sent");
     } else {
       var b = bubble(e.author, e.name, e.text, e.kind);

@@ -389,13 +389,8 @@ impl<B: ChatBackend> Webchat<B> {
 
     /// Checks, stores and acknowledges one customer message.
     async fn receive(&self, session: &Session, id: String, text: String) -> ServerFrame {
-        if id.is_empty() || id.chars().count() > 64 {
-            return ServerFrame::Error {
-                code: ErrorCode::BadFrame,
-                message: "A message id must be 1 to 64 characters.".into(),
-                id: None,
-                retry_after: None,
-            };
+        if let Some(refused) = bad_id(&id) {
+            return refused;
         }
         let chars = text.chars().count();
         if text.trim().is_empty() || chars > self.settings.max_message_chars {
@@ -410,32 +405,84 @@ impl<B: ChatBackend> Webchat<B> {
                 retry_after: None,
             };
         }
+        if let Some(refused) = self.over_rate(session, &id) {
+            return refused;
+        }
+        let now = Utc::now();
+        let event = customer_event(session, &id, text.clone(), now);
+        self.store_customer_entry(session, id, "message", text, &event)
+            .await
+    }
+
+    /// Checks, stores and acknowledges a rating (CSAT).
+    async fn rate(&self, session: &Session, id: String, score: u8) -> ServerFrame {
+        if let Some(refused) = bad_id(&id) {
+            return refused;
+        }
+        if !(1..=5).contains(&score) {
+            tracing::info!(session = %session.id, score, "Refused a web chat rating out of range.");
+            return ServerFrame::Error {
+                code: ErrorCode::BadFrame,
+                message: "A rating is a whole number from 1 to 5.".into(),
+                id: Some(id),
+                retry_after: None,
+            };
+        }
+        if let Some(refused) = self.over_rate(session, &id) {
+            return refused;
+        }
+        let now = Utc::now();
+        let event = InboundEvent {
+            platform: Platform::Webchat,
+            event_id: format!("{}:{id}", session.conversation),
+            received_at: now,
+            kind: InboundKind::CustomerRating(handoff_core::CustomerRating {
+                customer: customer_identity(session),
+                conversation: session.conversation.clone(),
+                score,
+            }),
+        };
+        self.store_customer_entry(session, id, "rating", score.to_string(), &event)
+            .await
+    }
+
+    /// The per-session message rate limit (ratings count as messages).
+    fn over_rate(&self, session: &Session, id: &str) -> Option<ServerFrame> {
         let allowed = self
             .message_rate
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .try_take(&session.id, Instant::now());
-        if let Err(wait) = allowed {
-            tracing::info!(session = %session.id, "Refused a web chat message: rate limit.");
-            return ServerFrame::Error {
-                code: ErrorCode::RateLimited,
-                message: "You are sending messages too fast. Please wait a moment.".into(),
-                id: Some(id),
-                retry_after: Some(wait.as_secs().max(1)),
-            };
-        }
-        let now = Utc::now();
+        let wait = allowed.err()?;
+        tracing::info!(session = %session.id, "Refused a web chat frame: rate limit.");
+        Some(ServerFrame::Error {
+            code: ErrorCode::RateLimited,
+            message: "You are sending messages too fast. Please wait a moment.".into(),
+            id: Some(id.to_owned()),
+            retry_after: Some(wait.as_secs().max(1)),
+        })
+    }
+
+    /// Stores what the customer sent (feed entry and inbound event in one
+    /// transaction), shows it on their other tabs, and acknowledges it.
+    async fn store_customer_entry(
+        &self,
+        session: &Session,
+        id: String,
+        kind: &str,
+        body: String,
+        event: &InboundEvent,
+    ) -> ServerFrame {
         let entry = NewFeedEntry {
             conversation: session.conversation.clone(),
             dedupe: format!("c:{id}"),
             author: "customer".into(),
             author_name: None,
-            kind: "message".into(),
-            body: text.clone(),
-            created_at: now,
+            kind: kind.into(),
+            body,
+            created_at: event.received_at,
         };
-        let event = customer_event(session, &id, text, now);
-        match self.backend.accept(&entry, &event).await {
+        match self.backend.accept(&entry, event).await {
             Ok(seq) => {
                 let stored = FeedEntry { seq, entry };
                 self.hub.push(
@@ -471,6 +518,7 @@ impl<B: ChatBackend> Webchat<B> {
             author_name: field("name").map(str::to_owned),
             kind: match field("kind") {
                 Some("notice") => "notice",
+                Some("csat") => "csat",
                 _ => "message",
             }
             .to_owned(),
@@ -517,26 +565,41 @@ fn unavailable(id: Option<String>) -> ServerFrame {
     }
 }
 
-/// The inbound event for a customer message. The event id is the
-/// conversation and the client's id, so a resend is recognised.
-fn customer_event(session: &Session, id: &str, text: String, now: DateTime<Utc>) -> InboundEvent {
+/// The customer behind a session, as agents see them.
+fn customer_identity(session: &Session) -> CustomerIdentity {
     let mut metadata = serde_json::Map::new();
     if let Some(user) = &session.user_id {
         metadata.insert("verified".into(), true.into());
         metadata.insert("user_id".into(), user.clone().into());
     }
+    CustomerIdentity {
+        external_id: session.conversation.clone(),
+        display_name: session.display_name.clone(),
+        email: session.email.clone(),
+        metadata,
+    }
+}
+
+/// A refusal for a client id outside 1 to 64 characters.
+fn bad_id(id: &str) -> Option<ServerFrame> {
+    (id.is_empty() || id.chars().count() > 64).then(|| ServerFrame::Error {
+        code: ErrorCode::BadFrame,
+        message: "A message id must be 1 to 64 characters.".into(),
+        id: None,
+        retry_after: None,
+    })
+}
+
+/// The inbound event for a customer message. The event id is the
+/// conversation and the client's id, so a resend is recognised.
+fn customer_event(session: &Session, id: &str, text: String, now: DateTime<Utc>) -> InboundEvent {
     let event_id = format!("{}:{id}", session.conversation);
     InboundEvent {
         platform: Platform::Webchat,
         event_id: event_id.clone(),
         received_at: now,
         kind: InboundKind::CustomerMessage(CustomerMessage {
-            customer: CustomerIdentity {
-                external_id: session.conversation.clone(),
-                display_name: session.display_name.clone(),
-                email: session.email.clone(),
-                metadata,
-            },
+            customer: customer_identity(session),
             conversation: session.conversation.clone(),
             text,
             platform_message_id: Some(event_id),
@@ -558,7 +621,10 @@ const PAGE: &str = include_str!("../assets/chat.html");
 const WIDGET: &str = include_str!("../assets/widget.js");
 
 async fn page<B: ChatBackend>(State(chat): State<Arc<Webchat<B>>>) -> Html<String> {
-    Html(PAGE.replace("{{title}}", &html_escape(&chat.settings.title)))
+    Html(PAGE.replace(
+        "{{title}}",
+        &handoff_core::markup::escape_html(&chat.settings.title),
+    ))
 }
 
 async fn widget() -> Response {
@@ -570,21 +636,6 @@ async fn widget() -> Response {
         WIDGET,
     )
         .into_response()
-}
-
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 async fn upgrade<B: ChatBackend>(
@@ -705,6 +756,7 @@ async fn connection<B: ChatBackend>(chat: Arc<Webchat<B>>, mut socket: WebSocket
                 let reply = match incoming {
                     Some(Ok(WsMessage::Text(t))) => match serde_json::from_str::<ClientFrame>(&t) {
                         Ok(ClientFrame::Message { id, text }) => chat.receive(&session, id, text).await,
+                        Ok(ClientFrame::Rate { id, score }) => chat.rate(&session, id, score).await,
                         Ok(ClientFrame::Ping) => ServerFrame::Pong,
                         Ok(ClientFrame::Hello { .. }) | Err(_) => {
                             tracing::info!(session = %session.id, "Refused a malformed web chat frame.");
@@ -790,10 +842,5 @@ mod tests {
             client_ip(&h, peer, true),
             "203.0.113.9".parse::<IpAddr>().unwrap()
         );
-    }
-
-    #[test]
-    fn the_page_title_is_escaped() {
-        assert_eq!(html_escape("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#39;");
     }
 }

@@ -35,6 +35,14 @@ pub enum ClientFrame {
         /// The text, shown to agents as text.
         text: String,
     },
+    /// The customer's rating (CSAT) of their latest case, answering a
+    /// `csat` entry. Acknowledged like a message; rating again replaces it.
+    Rate {
+        /// Client-chosen id, 1 to 64 characters.
+        id: String,
+        /// 1 (bad) to 5 (great).
+        score: u8,
+    },
     /// Keeps idle connections open through proxies; answered with `pong`.
     Ping,
 }
