@@ -16,6 +16,7 @@ use crate::escalation::Intelligence;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::outbox::{Adapters, OutboxWorker};
+use crate::render::Notices;
 use crate::sla::SlaPolicy;
 use crate::store::{Store, StoreError};
 use crate::transcript::TranscriptLinks;
@@ -114,7 +115,11 @@ pub async fn serve<S: Store>(
             Arc::clone(&outbox_wake),
         )
         .with_transcripts(links)
-        .with_sla(SlaPolicy::new(&config.sla)),
+        .with_sla(SlaPolicy::new(&config.sla))
+        .with_notices(
+            Notices::load(config.templates.dir.as_deref())
+                .map_err(|e| AppError::Config(e.to_string()))?,
+        ),
     );
     let mut adapters = adapters;
     let chat = Arc::new(Webchat::new(

@@ -356,6 +356,15 @@ impl Default for TranscriptConfig {
     }
 }
 
+/// `[templates]`: where a team's own wording lives.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplatesConfig {
+    /// A folder of `.hbs` files replacing the built-in notices of the same
+    /// name (`escalating.hbs`, `joined.hbs`…; see `templates/README.md`).
+    pub dir: Option<std::path::PathBuf>,
+}
+
 /// `[sla]`: the timers that keep a case from being forgotten. 0 turns one
 /// off. They are stored rows, so they survive restarts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -486,6 +495,8 @@ pub struct Config {
     pub transcripts: TranscriptConfig,
     /// Timers on unclaimed and unanswered cases.
     pub sla: SlaConfig,
+    /// Notice wording.
+    pub templates: TemplatesConfig,
     /// Secrets from the environment; never serialised.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -508,6 +519,7 @@ impl Default for Config {
             relay: RelayConfig::default(),
             transcripts: TranscriptConfig::default(),
             sla: SlaConfig::default(),
+            templates: TemplatesConfig::default(),
             secrets: Secrets::default(),
         }
     }

@@ -48,7 +48,7 @@ use crate::config::{AgentConfig, RelayConfig};
 use crate::escalation::{CustomerFacts, Intelligence};
 use crate::metrics::{InboundOutcome, Metrics};
 use crate::relay::{self, ReplyRoute};
-use crate::render::{self, AgentNames};
+use crate::render::{self, AgentNames, Notices};
 use crate::sla::{Due, SlaPolicy};
 use crate::store::{
     self, AuthorKind, CaseOutcome, Conversation, InboundRecord, NewCase, NewMessage, NewOutbox,
@@ -134,6 +134,8 @@ pub struct Engine<S> {
     links: Option<TranscriptLinks>,
     /// The SLA timers in force (none by default).
     sla: SlaPolicy,
+    /// Customer notices and team notes.
+    notices: Arc<Notices>,
     /// Rung after new inbound events are stored.
     inbound_wake: Notify,
     /// Rung after outbox rows are written.
@@ -167,6 +169,7 @@ impl<S: Store> Engine<S> {
             relay,
             links: None,
             sla: SlaPolicy::default(),
+            notices: Arc::new(Notices::default()),
             inbound_wake: Notify::new(),
             outbox_wake,
         }
@@ -175,6 +178,12 @@ impl<S: Store> Engine<S> {
     /// Cards carry transcript links signed by `links`.
     pub fn with_transcripts(mut self, links: TranscriptLinks) -> Self {
         self.links = Some(links);
+        self
+    }
+
+    /// Words notices and notes with `notices` (a team's templates).
+    pub fn with_notices(mut self, notices: Notices) -> Self {
+        self.notices = Arc::new(notices);
         self
     }
 
@@ -511,7 +520,7 @@ impl<S: Store> Engine<S> {
             &conv,
             Some(id),
             format!("case:{id}:escalating"),
-            render::escalating_notice(&as_opened, wait),
+            self.notices.escalating(&as_opened, wait),
             None,
         );
         let timers = self.sla.arm_waiting(&as_opened, now);
@@ -799,16 +808,19 @@ impl<S: Store> Engine<S> {
         let mut notices = Vec::new();
         match &t.event {
             CaseEventKind::Claimed { by } | CaseEventKind::Reassigned { to: by, .. } => {
-                notices.push(("notice", render::joined_notice(&agents.display_name(by))));
+                notices.push((
+                    "notice",
+                    self.notices.joined(case, &agents.display_name(by)),
+                ));
             }
             CaseEventKind::Resolved => {
-                notices.push(("notice", render::resolved_notice()));
-                notices.push(("csat", render::csat_question(case.id)));
+                notices.push(("notice", self.notices.resolved(case)));
+                notices.push(("csat", self.notices.csat(case)));
             }
             CaseEventKind::Escalated { from, to } => out.push(team_note(
                 case,
                 format!("case:{}:v{}:escalated", case.id, case.version),
-                render::escalated_note(case, from, to),
+                self.notices.escalated(case, from, to),
             )),
             _ => {}
         }
@@ -931,13 +943,13 @@ impl<S: Store> Engine<S> {
                             team_note(
                                 &case,
                                 key("reannounce"),
-                                render::reannounce_note(mention.as_deref(), waited),
+                                self.notices.reannounce(&case, mention.as_deref(), waited),
                             ),
                             customer_send(
                                 &conversation,
                                 Some(case.id),
                                 key("still_waiting"),
-                                render::still_waiting_notice(),
+                                self.notices.still_waiting(&case, waited),
                                 None,
                             ),
                         ],
@@ -969,7 +981,8 @@ impl<S: Store> Engine<S> {
                         &[team_note(
                             &case,
                             key("remind"),
-                            render::reminder_note(&self.agents.display_name(&owner), now - since),
+                            self.notices
+                                .reminder(&self.agents.display_name(&owner), now - since),
                         )],
                         now,
                     )

@@ -95,46 +95,6 @@ pub fn card(case: &Case, names: &dyn AgentNames, transcript: Option<&str>) -> Co
     }
 }
 
-/// A notice from handoff to the customer.
-fn notice(text: String) -> Content {
-    Content {
-        text,
-        rich: Some(serde_json::json!({"author": "bot", "kind": "notice"})),
-    }
-}
-
-/// Told when the case opens: a person is coming, why, and that they will
-/// not have to repeat themselves.
-pub fn escalating_notice(case: &Case, typical_wait: Option<chrono::Duration>) -> Content {
-    let why = if case.reasons.iter().any(|r| r == "human_request") {
-        "As you asked, I'm bringing in a person from our team."
-    } else {
-        "I'm bringing in a person from our team to help with this."
-    };
-    let wait = match typical_wait {
-        Some(w) => format!(" Someone usually joins within {}.", duration(w)),
-        None => String::new(),
-    };
-    notice(format!(
-        "{why} They can see this whole conversation, so you won't need to repeat yourself.{wait}"
-    ))
-}
-
-/// Told when an agent takes the case.
-pub fn joined_notice(agent_name: &str) -> Content {
-    notice(format!(
-        "{agent_name} from our team has joined the conversation."
-    ))
-}
-
-/// Told when the case is resolved.
-pub fn resolved_notice() -> Content {
-    notice(
-        "This conversation has been marked as resolved. If there is anything else, just write here."
-            .to_owned(),
-    )
-}
-
 /// An agent's message as the customer sees it.
 pub fn agent_message(text: &str, agent_name: &str) -> Content {
     Content {
@@ -143,61 +103,307 @@ pub fn agent_message(text: &str, agent_name: &str) -> Content {
     }
 }
 
-/// Asked after the resolved notice: the widget shows 1-5 buttons for it.
-pub fn csat_question(case: handoff_core::CaseId) -> Content {
-    Content {
-        text: "How did we do? Rate this conversation from 1 (bad) to 5 (great).".to_owned(),
-        rich: Some(serde_json::json!({"author": "bot", "kind": "csat", "case": case})),
+/// A template that cannot be used, naming it.
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {problem}")]
+pub struct TemplateError {
+    /// The template (`escalating`) and, for an override, its file.
+    pub name: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Every notice template, with the variables it is given. A team's
+/// override may use any of them and nothing else (checked at start-up).
+const TEMPLATES: [(&str, &str, &[&str]); 8] = [
+    (
+        "escalating",
+        include_str!("../templates/notices/escalating.hbs"),
+        &["customer", "asked", "wait", "reasons"],
+    ),
+    (
+        "joined",
+        include_str!("../templates/notices/joined.hbs"),
+        &["customer", "agent"],
+    ),
+    (
+        "resolved",
+        include_str!("../templates/notices/resolved.hbs"),
+        &["customer"],
+    ),
+    (
+        "csat",
+        include_str!("../templates/notices/csat.hbs"),
+        &["customer"],
+    ),
+    (
+        "still_waiting",
+        include_str!("../templates/notices/still_waiting.hbs"),
+        &["customer", "waited"],
+    ),
+    (
+        "reannounce",
+        include_str!("../templates/notices/reannounce.hbs"),
+        &["mention", "waited", "route"],
+    ),
+    (
+        "escalated",
+        include_str!("../templates/notices/escalated.hbs"),
+        &["mention", "moved", "from", "to", "urgency"],
+    ),
+    (
+        "reminder",
+        include_str!("../templates/notices/reminder.hbs"),
+        &["agent", "waited"],
+    ),
+];
+
+/// The customer notices and team notes, from handlebars templates: the
+/// defaults in `templates/notices/`, each replaceable by a file of the same
+/// name (`joined.hbs`) in the configured folder.
+///
+/// Output is plain text: nothing is HTML-escaped here because every side
+/// escapes for its own markup (the widget sets text, Slack escapes mrkdwn).
+/// Values are data, never template: a customer called `{{agent}}` is
+/// printed as that text.
+pub struct Notices {
+    registry: handlebars::Handlebars<'static>,
+}
+
+impl std::fmt::Debug for Notices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notices").finish_non_exhaustive()
     }
 }
 
-/// Told when nobody has claimed the case yet at the re-announce time.
-pub fn still_waiting_notice() -> Content {
-    notice(
-        "You're still in the queue: a person from our team will be with you as soon as possible. \
-         Thanks for waiting, and feel free to add anything here meanwhile."
-            .to_owned(),
-    )
-}
-
-/// For the team, in the card's thread: the case is still unclaimed.
-pub fn reannounce_note(mention: Option<&str>, waited: chrono::Duration) -> Content {
-    let call = mention.map(|m| format!("{m} ")).unwrap_or_default();
-    Content {
-        text: format!(
-            "{call}Still waiting for an agent after {}. Claim it if you can take it.",
-            duration(waited)
-        ),
-        rich: Some(serde_json::json!({"kind": "sla", "timer": "reannounce"})),
+impl Default for Notices {
+    fn default() -> Self {
+        Self::load(None).expect("the built-in templates are valid")
     }
 }
 
-/// For the team: an unclaimed case moved to another route.
-pub fn escalated_note(case: &Case, from: &str, to: &str) -> Content {
-    let call = case
-        .details
-        .mention
-        .as_deref()
-        .map(|m| format!("{m} "))
-        .unwrap_or_default();
-    let moved = if from == to {
-        format!("stays with {to} and is now {}", case.urgency.as_str())
-    } else {
-        format!("moved from {from} to {to} ({})", case.urgency.as_str())
-    };
-    Content {
-        text: format!("{call}Nobody claimed this case in time: it {moved}."),
-        rich: Some(serde_json::json!({"kind": "sla", "timer": "escalate", "from": from, "to": to})),
+impl Notices {
+    /// The defaults, with overrides from `dir` when given. Every template
+    /// is rendered once with all its variables in strict mode, so a typo
+    /// in an override stops start-up instead of a customer's notice.
+    pub fn load(dir: Option<&std::path::Path>) -> Result<Self, TemplateError> {
+        let mut registry = handlebars::Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(handlebars::no_escape);
+        for (name, default, vars) in TEMPLATES {
+            let (source, origin) = match dir.map(|d| d.join(format!("{name}.hbs"))) {
+                Some(path) if path.exists() => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| TemplateError {
+                        name: path.display().to_string(),
+                        problem: e.to_string(),
+                    })?;
+                    (text, path.display().to_string())
+                }
+                _ => (default.to_owned(), name.to_owned()),
+            };
+            let fail = |problem: String| TemplateError {
+                name: origin.clone(),
+                problem,
+            };
+            registry
+                .register_template_string(name, source.trim_end())
+                .map_err(|e| fail(e.to_string()))?;
+            let every: serde_json::Map<String, serde_json::Value> = vars
+                .iter()
+                .map(|v| ((*v).to_owned(), serde_json::Value::from("x")))
+                .collect();
+            registry
+                .render(name, &every)
+                .map_err(|e| fail(format!("{e} (it may use: {})", vars.join(", "))))?;
+        }
+        Ok(Self { registry })
+    }
+
+    fn text(&self, name: &str, data: &serde_json::Value) -> String {
+        match self.registry.render(name, data) {
+            Ok(text) => text,
+            // Checked at start-up, so only a value of an unexpected shape
+            // gets here; the customer still gets a notice.
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "A notice template failed to render.");
+                String::new()
+            }
+        }
+    }
+
+    fn notice(&self, name: &str, data: serde_json::Value) -> Content {
+        Content {
+            text: self.text(name, &data),
+            rich: Some(serde_json::json!({"author": "bot", "kind": "notice"})),
+        }
+    }
+
+    fn note(&self, name: &str, data: serde_json::Value, rich: serde_json::Value) -> Content {
+        Content {
+            text: self.text(name, &data),
+            rich: Some(rich),
+        }
+    }
+
+    /// Told when the case opens: a person is coming, why, that they will not
+    /// have to repeat themselves, and the recent typical wait.
+    pub fn escalating(&self, case: &Case, typical_wait: Option<chrono::Duration>) -> Content {
+        self.notice(
+            "escalating",
+            serde_json::json!({
+                "customer": case.details.customer,
+                "asked": case.reasons.iter().any(|r| r == "human_request"),
+                "wait": typical_wait.map(duration),
+                "reasons": case.reasons,
+            }),
+        )
+    }
+
+    /// Told when an agent takes the case.
+    pub fn joined(&self, case: &Case, agent_name: &str) -> Content {
+        self.notice(
+            "joined",
+            serde_json::json!({"customer": case.details.customer, "agent": agent_name}),
+        )
+    }
+
+    /// Told when the case is resolved.
+    pub fn resolved(&self, case: &Case) -> Content {
+        self.notice(
+            "resolved",
+            serde_json::json!({"customer": case.details.customer}),
+        )
+    }
+
+    /// Asked after the resolved notice: the widget shows 1-5 buttons for it.
+    pub fn csat(&self, case: &Case) -> Content {
+        let data = serde_json::json!({"customer": case.details.customer});
+        Content {
+            text: self.text("csat", &data),
+            rich: Some(serde_json::json!({"author": "bot", "kind": "csat", "case": case.id})),
+        }
+    }
+
+    /// Told when nobody has claimed the case yet at the re-announce time.
+    pub fn still_waiting(&self, case: &Case, waited: chrono::Duration) -> Content {
+        self.notice(
+            "still_waiting",
+            serde_json::json!({"customer": case.details.customer, "waited": duration(waited)}),
+        )
+    }
+
+    /// For the team, in the card's thread: the case is still unclaimed.
+    pub fn reannounce(
+        &self,
+        case: &Case,
+        mention: Option<&str>,
+        waited: chrono::Duration,
+    ) -> Content {
+        self.note(
+            "reannounce",
+            serde_json::json!({"mention": mention, "waited": duration(waited), "route": case.route}),
+            serde_json::json!({"kind": "sla", "timer": "reannounce"}),
+        )
+    }
+
+    /// For the team: an unclaimed case moved on (or stayed, more urgent).
+    pub fn escalated(&self, case: &Case, from: &str, to: &str) -> Content {
+        self.note(
+            "escalated",
+            serde_json::json!({
+                "mention": case.details.mention,
+                "moved": from != to,
+                "from": from,
+                "to": to,
+                "urgency": case.urgency.as_str(),
+            }),
+            serde_json::json!({"kind": "sla", "timer": "escalate", "from": from, "to": to}),
+        )
+    }
+
+    /// For the owner: the customer has been waiting for an answer.
+    pub fn reminder(&self, owner_name: &str, waited: chrono::Duration) -> Content {
+        self.note(
+            "reminder",
+            serde_json::json!({"agent": owner_name, "waited": duration(waited)}),
+            serde_json::json!({"kind": "sla", "timer": "remind_owner"}),
+        )
     }
 }
 
-/// For the owner: the customer has been waiting for an answer.
-pub fn reminder_note(owner_name: &str, waited: chrono::Duration) -> Content {
-    Content {
-        text: format!(
-            "{owner_name}, the customer has been waiting {} for an answer.",
-            duration(waited)
-        ),
-        rich: Some(serde_json::json!({"kind": "sla", "timer": "remind_owner"})),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cases::{CaseState, sample};
+
+    fn at(s: i64) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
+    }
+
+    /// What a customer or agent might type into a name to break out.
+    const HOSTILE: &str = "{{agent}} <script>alert(1)</script> <!channel> @everyone {{#each x}}";
+
+    #[test]
+    fn hostile_names_are_printed_as_data_in_every_template() {
+        let n = Notices::default();
+        let mut case = sample(CaseState::Open, at(0));
+        case.details.customer = Some(HOSTILE.into());
+        case.details.mention = Some("<!subteam^S1>".into());
+        let outputs = [
+            n.escalating(&case, Some(chrono::Duration::minutes(4))).text,
+            n.joined(&case, HOSTILE).text,
+            n.resolved(&case).text,
+            n.csat(&case).text,
+            n.still_waiting(&case, chrono::Duration::minutes(10)).text,
+            n.reannounce(&case, None, chrono::Duration::minutes(10))
+                .text,
+            n.escalated(&case, "support", "tier2").text,
+            n.reminder(HOSTILE, chrono::Duration::minutes(16)).text,
+        ];
+        for text in &outputs {
+            assert!(!text.is_empty());
+        }
+        assert_eq!(
+            outputs[1],
+            format!("{HOSTILE} from our team has joined the conversation.")
+        );
+        assert_eq!(
+            outputs[7],
+            format!("{HOSTILE}, the customer has been waiting 16 min for an answer.")
+        );
+        assert_eq!(
+            outputs[0],
+            "As you asked, I'm bringing in a person from our team. They can see this whole \
+             conversation, so you won't need to repeat yourself. Someone usually joins within 4 min."
+        );
+        assert_eq!(
+            outputs[6],
+            "<!subteam^S1> Nobody claimed this case in time: it moved from support to tier2 (normal)."
+        );
+    }
+
+    #[test]
+    fn a_folder_overrides_a_template_and_a_typo_stops_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("joined.hbs"),
+            "Hi {{customer}}, {{agent}} is here.\n",
+        )
+        .unwrap();
+        let n = Notices::load(Some(dir.path())).unwrap();
+        let mut case = sample(CaseState::Open, at(0));
+        case.details.customer = Some("Ada".into());
+        assert_eq!(n.joined(&case, "Alice").text, "Hi Ada, Alice is here.");
+        assert!(
+            n.resolved(&case).text.starts_with("This conversation"),
+            "others keep the default"
+        );
+
+        std::fs::write(dir.path().join("resolved.hbs"), "Bye {{custmer}}").unwrap();
+        let e = Notices::load(Some(dir.path())).unwrap_err();
+        assert!(e.name.ends_with("resolved.hbs"), "{e}");
+        assert!(e.problem.contains("customer"), "names what it may use: {e}");
+        std::fs::write(dir.path().join("resolved.hbs"), "Bye {{#if}}").unwrap();
+        assert!(Notices::load(Some(dir.path())).is_err());
     }
 }
