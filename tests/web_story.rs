@@ -422,6 +422,24 @@ async fn bad_input_changes_nothing<S: Store>(store: S) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // Guessing is cut off per login (and answered as slowly for unknown
+    // logins as for real ones); other agents can still sign in.
+    let mut statuses = Vec::new();
+    for password in std::iter::repeat_n("guess", 10).chain(["correct horse"]) {
+        let r = http
+            .post(format!("http://{base}/inbox/login"))
+            .header("x-handoff-inbox", "1")
+            .json(&json!({"login": "bob", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429, "even the right password waits");
     let alice = Agent::sign_in(&base, "alice").await;
     let r = http
         .post(format!(

@@ -12,6 +12,8 @@ pub mod adapter;
 pub mod command;
 /// Events a platform reports to the engine.
 pub mod event;
+/// In-memory rate limits (web chat messages and sessions, inbox sign-ins).
+pub mod limits;
 /// Escaping customer text for HTML and the platforms' markups.
 pub mod markup;
 /// Identifiers and references to things that live on a platform.

@@ -15,10 +15,11 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -26,6 +27,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use futures::Stream;
+use handoff_core::limits::SlidingWindow;
 use handoff_core::{
     Adapter, AgentAction, AgentId, AgentReply, CaseAction, CaseId, Content, Delivered, Delivery,
     DeliveryError, InboundEvent, InboundKind, MessageRef, OutboundCommand, Platform, PlatformUser,
@@ -149,9 +151,19 @@ pub struct Inbox<B> {
     settings: InboxSettings,
     by_login: HashMap<String, InboxAgent>,
     live: broadcast::Sender<LiveEvent>,
+    /// Sign-in attempts per login and per client address, so a password
+    /// cannot be guessed at argon2's pace, nor many accounts sprayed.
+    attempts: std::sync::Mutex<(SlidingWindow, SlidingWindow)>,
+    /// Verified against for unknown logins, so the answer takes as long
+    /// as for a real one and does not reveal which logins exist.
+    decoy_hash: String,
 }
 
 const COOKIE: &str = "handoff_inbox";
+/// Sign-in attempts allowed per login, and per client address, per window.
+const LOGIN_ATTEMPTS_PER_LOGIN: u32 = 10;
+const LOGIN_ATTEMPTS_PER_ADDRESS: u32 = 30;
+const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 const CSRF_HEADER: &str = "x-handoff-inbox";
 /// Cards listed at most (open ones first in the page).
 const CARD_LIMIT: i64 = 500;
@@ -171,7 +183,24 @@ impl<B: InboxBackend> Inbox<B> {
             settings,
             by_login,
             live: broadcast::channel(1024).0,
+            attempts: std::sync::Mutex::new((
+                SlidingWindow::new(LOGIN_ATTEMPTS_PER_LOGIN, LOGIN_WINDOW),
+                SlidingWindow::new(LOGIN_ATTEMPTS_PER_ADDRESS, LOGIN_WINDOW),
+            )),
+            decoy_hash: auth::hash_password("not a real password"),
         }
+    }
+
+    /// Counts a sign-in attempt; `Err(wait)` when one of the limits is hit.
+    fn take_attempt(&self, login: &str, peer: IpAddr) -> Result<(), std::time::Duration> {
+        let mut guard = self
+            .attempts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (per_login, per_address) = &mut *guard;
+        let now = std::time::Instant::now();
+        per_address.try_take(&peer.to_string(), now)?;
+        per_login.try_take(&login.to_lowercase(), now)
     }
 
     fn publish(&self, event: LiveEvent) {
@@ -265,21 +294,39 @@ struct LoginForm {
 
 async fn login<B: InboxBackend>(
     State(inbox): State<Arc<Inbox<B>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Json(form): Json<LoginForm>,
 ) -> Response {
     if headers.get(CSRF_HEADER).is_none() {
         return problem(StatusCode::FORBIDDEN, "missing X-Handoff-Inbox header");
     }
-    let agent = inbox.by_login.get(&form.login).cloned();
+    if let Err(wait) = inbox.take_attempt(&form.login, peer.ip()) {
+        tracing::warn!(login = %form.login, peer = %peer.ip(), "Inbox sign-in refused: too many attempts.");
+        let secs = wait.as_secs().max(1);
+        let mut r = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "too many sign-in attempts; try again in {} min",
+                secs.div_ceil(60)
+            ),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let hash = inbox
+        .by_login
+        .get(&form.login)
+        .map_or_else(|| inbox.decoy_hash.clone(), |a| a.password_hash.clone());
+    let known = inbox.by_login.contains_key(&form.login);
     let password = form.password;
     // argon2 is slow on purpose: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || match &agent {
-        Some(a) => auth::verify_password(&password, &a.password_hash),
-        None => false,
-    })
-    .await
-    .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+        && known;
     if !ok {
         tracing::warn!(login = %form.login, "Inbox sign-in refused.");
         return problem(StatusCode::UNAUTHORIZED, "wrong login or password");

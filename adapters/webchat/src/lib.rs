@@ -33,11 +33,10 @@ use handoff_core::{
 };
 use tokio::sync::mpsc;
 
-pub mod limits;
 pub mod protocol;
 pub mod session;
 
-use limits::SlidingWindow;
+use handoff_core::limits::SlidingWindow;
 use protocol::{ClientFrame, Entry, ErrorCode, Limits, ServerFrame};
 
 /// How the web chat behaves; from the `[webchat]` config section.

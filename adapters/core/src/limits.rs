@@ -1,4 +1,5 @@
-//! Per-session message rate and per-address session rate, in memory. Pure
+//! Sliding-window rate limits in memory (web chat messages per session and
+//! sessions per address, inbox sign-ins per login and address). Pure
 //! apart from the map: the caller passes the time, so tests need no sleep.
 //! Each replica counts on its own; with N replicas behind a balancer the
 //! effective limit is up to N times the configured one.
