@@ -21,6 +21,7 @@ on_both_backends!(
     a_customer_is_escalated_claimed_answered_and_resolved,
     bad_input_changes_nothing,
     transcripts_ratings_and_intent_corrections,
+    each_trigger_kind_escalates_from_the_widget,
 );
 
 type Ws =
@@ -633,6 +634,73 @@ async fn transcripts_ratings_and_intent_corrections<S: Store>(store: S) {
         assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
     }
 
+    app.shutdown.cancel();
+    app.server.await.unwrap();
+}
+
+/// Each kind of trigger a web chat conversation can fire, end to end: the
+/// card arrives in the inbox with the reason. (The unanswered-message timer
+/// is driven by hand in tests/engine.rs; VIP, low-confidence and bot-turn
+/// rules need data the web chat does not carry.)
+async fn each_trigger_kind_escalates_from_the_widget<S: Store>(store: S) {
+    let app = start(store.clone()).await;
+    let base = app.base.clone();
+    let stories: [(&str, &[&str], &str); 4] = [
+        (
+            "Hana",
+            &["hello", "can I speak to a human please"],
+            "human_request",
+        ),
+        (
+            "Sam",
+            &["my account was hacked and I think this is fraud"],
+            "sensitive_topic",
+        ),
+        (
+            "Neg",
+            &[
+                "this is absolutely terrible, the worst service I have ever had, I am furious",
+                "useless. completely useless and awful",
+            ],
+            "negative_sentiment",
+        ),
+        (
+            "Rep",
+            &[
+                "my parcel tracking page shows an error",
+                "my parcel tracking page shows an error",
+                "my parcel tracking page shows an error",
+            ],
+            "repeated_failure",
+        ),
+    ];
+    let mut sockets = Vec::new();
+    for (name, lines, _) in &stories {
+        let mut ws = connect(&base, json!({"type": "hello", "name": name})).await;
+        until(&mut ws, |f| f["type"] == "welcome").await;
+        for (i, text) in lines.iter().enumerate() {
+            let id = format!("{name}-{i}");
+            send(&mut ws, json!({"type": "message", "id": id, "text": text})).await;
+            until(&mut ws, |f| f["type"] == "ack" && f["id"] == id.as_str()).await;
+        }
+        sockets.push(ws);
+    }
+    let alice = Agent::sign_in(&base, "alice").await;
+    let cards = alice.cards_when(|c| c.len() == stories.len()).await;
+    for (name, _, reason) in &stories {
+        let card = cards
+            .iter()
+            .map(|c| &c["card"])
+            .find(|c| c["customer"] == *name)
+            .unwrap_or_else(|| panic!("no card for {name}: {cards:#?}"));
+        let reasons: Vec<&str> = card["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["reason"].as_str())
+            .collect();
+        assert!(reasons.contains(reason), "{name}: {reasons:?}");
+    }
     app.shutdown.cancel();
     app.server.await.unwrap();
 }
