@@ -122,15 +122,21 @@ pub async fn serve<S: Store>(
         ),
     );
     let mut adapters = adapters;
-    let chat = Arc::new(Webchat::new(
-        WebchatBridge::new(Arc::clone(&engine)),
-        config.webchat.settings(&config.secrets),
-    ));
+    let chat = Arc::new(
+        Webchat::new(
+            WebchatBridge::new(Arc::clone(&engine)),
+            config.webchat.settings(&config.secrets),
+        )
+        .with_shutdown(shutdown.clone()),
+    );
     adapters.register(Arc::new(WebchatAdapter::new(Arc::clone(&chat))));
-    let inbox = Arc::new(Inbox::new(
-        InboxBridge::new(Arc::clone(&engine)),
-        inbox_settings(&store, config).await?,
-    ));
+    let inbox = Arc::new(
+        Inbox::new(
+            InboxBridge::new(Arc::clone(&engine)),
+            inbox_settings(&store, config).await?,
+        )
+        .with_shutdown(shutdown.clone()),
+    );
     adapters.register(Arc::new(InboxAdapter::new(Arc::clone(&inbox))));
     let worker = OutboxWorker::new(
         store.clone(),

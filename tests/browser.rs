@@ -13,15 +13,13 @@
 mod cdp;
 mod common;
 
+use common::story::{PASSWORD, Running};
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cdp::{Browser, Page};
-use handoff::clock::Clock;
-use handoff::config::{AgentConfig, Config};
-use handoff::outbox::Adapters;
 use handoff::store::Store;
-use tokio_util::sync::CancellationToken;
 
 /// The widget's shadow root, once the widget script has run. The widget
 /// loads `async`, so every expression must cope with it not being there.
@@ -38,9 +36,6 @@ const CUSTOMER_SEES: &str = "(() => {
 
 /// What the agent sees, for failure messages.
 const AGENT_SEES: &str = "document.body.innerText";
-
-/// The password every test agent has.
-const PASSWORD: &str = "correct horse";
 
 /// An element of the widget, by CSS selector.
 fn in_widget(selector: &str) -> String {
@@ -70,55 +65,9 @@ fn card_button(label: &str) -> String {
     )
 }
 
-fn agent(id: &str, name: &str, hash: &str) -> AgentConfig {
-    AgentConfig {
-        id: id.into(),
-        name: name.into(),
-        slack_user: None,
-        teams_user: None,
-        inbox_login: Some(id.into()),
-        password_hash: Some(hash.into()),
-    }
-}
-
-/// The app, served as `handoff serve` would, on a port of its own.
-struct Running {
-    base: String,
-    shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
-}
-
+/// The app with Alice and Bob; its `base` is `127.0.0.1:PORT`.
 async fn start<S: Store>(store: S) -> Running {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("warn")
-        .with_test_writer()
-        .try_init();
-    let hash = handoff_inbox::auth::hash_password(PASSWORD);
-    let config = Config {
-        agents: vec![agent("alice", "Alice", &hash), agent("bob", "Bob", &hash)],
-        ..Config::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    let server = tokio::spawn(async move {
-        handoff::app::serve(
-            store,
-            &config,
-            Adapters::default(),
-            listener,
-            Clock::System,
-            stop,
-        )
-        .await
-        .unwrap();
-    });
-    Running {
-        base,
-        shutdown,
-        server,
-    }
+    common::story::serve(store, common::story::team_config()).await
 }
 
 /// `target/browser-artifacts`, emptied of an earlier run's failure shots so
@@ -166,7 +115,7 @@ async fn a_customer_and_an_agent_play_the_whole_story_in_chromium() {
     let began = Instant::now();
     let (store, _db) = common::sqlite_store().await;
     let app = start(store).await;
-    let base = &app.base;
+    let base = &format!("http://{}", app.base);
     let artefacts = artefact_dir();
     let browser = Browser::launch(&chromium, &artefacts).await;
     eprintln!("driving {}", browser.version().await);

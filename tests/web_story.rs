@@ -6,16 +6,14 @@
 
 mod common;
 
+use common::story::{Agent, Running};
+
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use handoff::clock::Clock;
-use handoff::config::{AgentConfig, Config};
-use handoff::outbox::Adapters;
 use handoff::store::Store;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 
 on_both_backends!(
     a_customer_is_escalated_claimed_answered_and_resolved,
@@ -27,54 +25,8 @@ on_both_backends!(
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-fn agent(id: &str, name: &str, hash: &str) -> AgentConfig {
-    AgentConfig {
-        id: id.into(),
-        name: name.into(),
-        slack_user: None,
-        teams_user: None,
-        inbox_login: Some(id.into()),
-        password_hash: Some(hash.into()),
-    }
-}
-
-struct Running {
-    base: String,
-    shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
-}
-
 async fn start<S: Store>(store: S) -> Running {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter("warn")
-        .with_test_writer()
-        .try_init();
-    let hash = handoff_inbox::auth::hash_password("correct horse");
-    let config = Config {
-        agents: vec![agent("alice", "Alice", &hash), agent("bob", "Bob", &hash)],
-        ..Config::default()
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    let server = tokio::spawn(async move {
-        handoff::app::serve(
-            store,
-            &config,
-            Adapters::default(),
-            listener,
-            Clock::System,
-            stop,
-        )
-        .await
-        .unwrap();
-    });
-    Running {
-        base,
-        shutdown,
-        server,
-    }
+    common::story::serve(store, common::story::team_config()).await
 }
 
 async fn connect(base: &str, hello: Value) -> Ws {
@@ -121,71 +73,6 @@ async fn until_in(
 /// [`until_in`] with a backlog of its own, for one-off waits.
 async fn until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> (Value, Vec<Value>) {
     until_in(ws, &mut Vec::new(), pred).await
-}
-
-struct Agent {
-    http: reqwest::Client,
-    base: String,
-    cookie: String,
-}
-
-impl Agent {
-    async fn sign_in(base: &str, login: &str) -> Agent {
-        let http = reqwest::Client::new();
-        let r = http
-            .post(format!("http://{base}/inbox/login"))
-            .header("x-handoff-inbox", "1")
-            .json(&json!({"login": login, "password": "correct horse"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let cookie = r.headers()["set-cookie"].to_str().unwrap();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-        let cookie = cookie.split(';').next().unwrap().to_owned();
-        Agent {
-            http,
-            base: base.to_owned(),
-            cookie,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("http://{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{path}");
-        r.json().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> reqwest::StatusCode {
-        self.http
-            .post(format!("http://{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .header("x-handoff-inbox", "1")
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    }
-
-    /// The inbox's cards once `pred` holds for them.
-    async fn cards_when(&self, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        for _ in 0..200 {
-            let cards = self.get("/inbox/api/cards").await;
-            let cards = cards.as_array().unwrap().clone();
-            if pred(&cards) {
-                return cards;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the inbox never showed the expected cards");
-    }
 }
 
 async fn a_customer_is_escalated_claimed_answered_and_resolved<S: Store>(store: S) {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod double;
+pub mod story;
 
 use chrono::{DateTime, TimeZone, Utc};
 use handoff::cases::Urgency;

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
+use tokio_util::sync::CancellationToken;
 
 pub mod auth;
 
@@ -157,6 +158,9 @@ pub struct Inbox<B> {
     /// Verified against for unknown logins, so the answer takes as long
     /// as for a real one and does not reveal which logins exist.
     decoy_hash: String,
+    /// Ends the live streams when the server stops: an open page would
+    /// otherwise hold the graceful shutdown forever.
+    shutdown: CancellationToken,
 }
 
 const COOKIE: &str = "handoff_inbox";
@@ -188,7 +192,14 @@ impl<B: InboxBackend> Inbox<B> {
                 SlidingWindow::new(LOGIN_ATTEMPTS_PER_ADDRESS, LOGIN_WINDOW),
             )),
             decoy_hash: auth::hash_password("not a real password"),
+            shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Ends every live stream when `shutdown` fires (pages reconnect).
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     /// Counts a sign-in attempt; `Err(wait)` when one of the limits is hit.
@@ -588,6 +599,7 @@ async fn events<B: InboxBackend>(
         // Missed events (a slow page): tell it to reload everything.
         Err(_) => Some(Ok(Event::default().data(r#"{"type":"reload"}"#))),
     });
+    let stream = futures::StreamExt::take_until(stream, inbox.shutdown.clone().cancelled_owned());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

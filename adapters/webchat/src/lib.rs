@@ -32,6 +32,7 @@ use handoff_core::{
     InboundKind, MessageRef, OutboundCommand, Platform,
 };
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 pub mod protocol;
 pub mod session;
@@ -251,6 +252,10 @@ pub struct Webchat<B> {
     hub: Hub,
     message_rate: Mutex<SlidingWindow>,
     session_rate: Mutex<SlidingWindow>,
+    /// Fired when the server stops: open connections are closed so the
+    /// widget reconnects (to this instance restarted, or another one)
+    /// instead of talking to a process that no longer processes.
+    shutdown: CancellationToken,
 }
 
 /// Largest websocket message accepted; bigger ones close the connection
@@ -274,7 +279,14 @@ impl<B: ChatBackend> Webchat<B> {
             backend,
             settings,
             hub: Hub::default(),
+            shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Closes every connection when `shutdown` fires.
+    pub fn with_shutdown(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     /// Open websocket connections right now.
@@ -773,6 +785,16 @@ async fn connection<B: ChatBackend>(chat: Arc<Webchat<B>>, mut socket: WebSocket
                 // Dropped for being slow: close, the client resumes.
                 None => break,
             },
+            () = chat.shutdown.cancelled() => {
+                // 1012 "service restart": the widget reconnects and resends
+                // what was not acknowledged.
+                let close = axum::extract::ws::CloseFrame {
+                    code: 1012,
+                    reason: "server restarting".into(),
+                };
+                let _ = socket.send(WsMessage::Close(Some(close))).await;
+                break;
+            }
         }
     }
     chat.hub.leave(&session.conversation, conn);
