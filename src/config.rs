@@ -526,7 +526,7 @@ impl Default for Config {
 }
 
 /// Variables with the `HANDOFF_` prefix that are not config keys.
-const NOT_CONFIG_KEYS: [&str; 1] = ["HANDOFF_CONFIG"];
+const NOT_CONFIG_KEYS: [&str; 2] = ["HANDOFF_CONFIG", "HANDOFF_AGENT_PASSWORD"];
 
 impl Config {
     /// Loads defaults, then `file` (if any), then `HANDOFF_*` variables and

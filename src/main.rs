@@ -107,7 +107,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .config
         .clone()
         .or_else(|| default_file.exists().then_some(default_file));
-    let mut config = Config::load(file.as_deref(), &env)?;
+    // `agent add` creates the config file it is pointed at.
+    let creating = matches!(cli.command, Command::Agent { .. })
+        && file.as_deref().is_some_and(|f| !f.exists());
+    let mut config = Config::load(file.as_deref().filter(|_| !creating), &env)?;
     if let Some(format) = cli.log_format {
         config.log.format = format;
     }

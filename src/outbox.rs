@@ -216,7 +216,12 @@ impl<S: Store> OutboxWorker<S> {
             if shutdown.is_cancelled() {
                 break;
             }
-            if i64::try_from(taken).unwrap_or(i64::MAX) < self.settings.batch_size {
+            // Only an empty round means nothing is due: a short round can
+            // still have left work, since each ordering key yields one
+            // command per round and its next one is due the moment the
+            // first is delivered (a busy conversation must not be paced
+            // at one message per poll interval).
+            if taken == 0 {
                 tokio::select! {
                     () = self.wake.notified() => {}
                     () = tokio::time::sleep(self.settings.poll_interval) => {}

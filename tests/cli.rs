@@ -395,3 +395,34 @@ fn replay_dry_runs_the_configured_rules_over_saved_conversations() {
     assert!(!out.status.success());
     assert!(stderr.contains("cannot open missing.jsonl"), "{stderr}");
 }
+
+#[test]
+fn agent_add_creates_the_config_and_takes_the_password_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("team.toml");
+    let (out, _, err) = run(handoff(dir.path())
+        .args([
+            "--config",
+            file.to_str().unwrap(),
+            "agent",
+            "add",
+            "alice",
+            "--name",
+            "Alice",
+        ])
+        .env("HANDOFF_AGENT_PASSWORD", "correct horse battery"));
+    assert!(out.status.success(), "{err}");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.contains("id = \"alice\"") && written.contains("password_hash = \"$argon2"),
+        "{written}"
+    );
+    let (out, _, err) = run(handoff(dir.path())
+        .args(["--config", file.to_str().unwrap(), "agent", "add", "alice"])
+        .env("HANDOFF_AGENT_PASSWORD", "correct horse battery"));
+    assert!(!out.status.success(), "a second alice is refused");
+    assert!(err.contains("already exists"), "{err}");
+    let (out, _, err) =
+        run(handoff(dir.path()).args(["--config", file.to_str().unwrap(), "check-config"]));
+    assert!(out.status.success(), "the written file loads: {err}");
+}

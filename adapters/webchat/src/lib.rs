@@ -261,6 +261,8 @@ pub struct Webchat<B> {
 /// Largest websocket message accepted; bigger ones close the connection
 /// before any parsing.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// The websocket read buffer per connection.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -656,7 +658,11 @@ async fn upgrade<B: ChatBackend>(
     ws: WebSocketUpgrade,
 ) -> Response {
     let ip = client_ip(&headers, peer, chat.settings.trust_forwarded_for);
+    // A small read buffer: the default 128 KiB is zero-filled on the first
+    // read and stays resident, which made it most of an idle session's
+    // memory; frames larger than the buffer still arrive (it grows).
     ws.max_message_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| async move { connection(chat, socket, ip).await })
 }
