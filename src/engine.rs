@@ -342,13 +342,8 @@ impl<S: Store> Engine<S> {
         m: &CustomerMessage,
     ) -> Result<Option<String>, EngineError> {
         let now = self.clock.now();
-        let customer = self
-            .store
-            .upsert_customer(event.platform, &m.customer, now)
-            .await?;
-        let conversation = self
-            .store
-            .conversation(customer.id, event.platform, &m.conversation, now)
+        let (customer, conversation) = self
+            .customer_in(event.platform, &m.customer, &m.conversation, now)
             .await?;
         let mut case = self.store.latest_case(conversation.id).await?;
         if let Some(c) = case.as_ref().filter(|c| c.state == CaseState::Resolved) {
@@ -849,6 +844,23 @@ impl<S: Store> Engine<S> {
         Ok(crate::report::typical_claim_wait(&recent))
     }
 
+    /// The customer as the platform now describes them, and their
+    /// conversation `conversation_ref`, created on first contact.
+    async fn customer_in(
+        &self,
+        platform: Platform,
+        identity: &handoff_core::CustomerIdentity,
+        conversation_ref: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(store::Customer, Conversation), EngineError> {
+        let customer = self.store.upsert_customer(platform, identity, now).await?;
+        let conversation = self
+            .store
+            .conversation(customer.id, platform, conversation_ref, now)
+            .await?;
+        Ok((customer, conversation))
+    }
+
     /// A customer rated their latest case.
     async fn customer_rating(
         &self,
@@ -856,13 +868,8 @@ impl<S: Store> Engine<S> {
         r: &handoff_core::CustomerRating,
     ) -> Result<Option<String>, EngineError> {
         let now = self.clock.now();
-        let customer = self
-            .store
-            .upsert_customer(event.platform, &r.customer, now)
-            .await?;
-        let conversation = self
-            .store
-            .conversation(customer.id, event.platform, &r.conversation, now)
+        let (_, conversation) = self
+            .customer_in(event.platform, &r.customer, &r.conversation, now)
             .await?;
         let Some(case) = self.store.latest_case(conversation.id).await? else {
             return Ok(Some(

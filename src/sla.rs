@@ -414,55 +414,24 @@ mod tests {
             owner: owner.clone(),
             since: t(10),
         };
-        assert_eq!(
+        // A reminder timer armed at `armed` for `message` (None: by the claim).
+        let fire = |message, armed, waiting| {
             decide(
                 &p,
-                &timer(TimerKind::RemindOwner, Some(m1), 10),
+                &timer(TimerKind::RemindOwner, message, armed),
                 &claimed,
-                waiting
-            ),
-            remind
-        );
-        assert!(matches!(
-            decide(
-                &p,
-                &timer(TimerKind::RemindOwner, Some(m2), 20),
-                &claimed,
-                waiting
-            ),
-            Due::Nothing(_)
-        ));
+                waiting,
+            )
+        };
+        assert_eq!(fire(Some(m1), 10, waiting), remind);
+        assert!(matches!(fire(Some(m2), 20, waiting), Due::Nothing(_)));
         // The claim's timer covers a message that was there at the claim.
-        assert_eq!(
-            decide(
-                &p,
-                &timer(TimerKind::RemindOwner, None, 15),
-                &claimed,
-                waiting
-            ),
-            remind
-        );
-        assert!(matches!(
-            decide(
-                &p,
-                &timer(TimerKind::RemindOwner, None, 5),
-                &claimed,
-                waiting
-            ),
-            Due::Nothing(_)
-        ));
+        assert_eq!(fire(None, 15, waiting), remind);
+        assert!(matches!(fire(None, 5, waiting), Due::Nothing(_)));
         let mut answered = history;
         answered.push((false, true, reply, t(30)));
         assert_eq!(oldest_unanswered(answered.clone()), None);
-        assert!(matches!(
-            decide(
-                &p,
-                &timer(TimerKind::RemindOwner, Some(m1), 10),
-                &claimed,
-                None
-            ),
-            Due::Nothing(_)
-        ));
+        assert!(matches!(fire(Some(m1), 10, None), Due::Nothing(_)));
         let m3 = MessageId::new();
         answered.push((true, false, m3, t(40)));
         assert_eq!(oldest_unanswered(answered).map(|u| u.message), Some(m3));

@@ -164,40 +164,31 @@ impl Agent {
         r
     }
 
-    /// The inbox's cards once `pred` holds for them.
-    pub async fn cards_when(&self, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    /// The JSON list at `path` once `pred` holds for it.
+    async fn list_when(&self, path: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let cards = self.get("/inbox/api/cards").await;
-            let cards = cards.as_array().unwrap().clone();
-            if pred(&cards) {
-                return cards;
+            let list = self.get(path).await.as_array().unwrap().clone();
+            if pred(&list) {
+                return list;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the inbox never showed the expected cards: {cards:#?}"
+                "{path} never showed what was expected: {list:#?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
+    /// The inbox's cards once `pred` holds for them.
+    pub async fn cards_when(&self, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        self.list_when("/inbox/api/cards", pred).await
+    }
+
     /// A case's transcript once `pred` holds for its lines.
     pub async fn transcript_when(&self, case: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let lines = self
-                .get(&format!("/inbox/api/cases/{case}/transcript"))
-                .await;
-            let lines = lines.as_array().unwrap().clone();
-            if pred(&lines) {
-                return lines;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the transcript never showed the expected lines: {lines:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.list_when(&format!("/inbox/api/cases/{case}/transcript"), pred)
+            .await
     }
 }
 
