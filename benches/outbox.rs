@@ -50,6 +50,7 @@ fn rows(round: u64) -> Vec<NewOutbox> {
                 conversation: format!("conv-{}", i % CONVERSATIONS),
                 content: Content::text("Thanks, I am looking into it now."),
                 message: None,
+                receipt: None,
             },
         })
         .collect()

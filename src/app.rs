@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::{InboxBridge, WebchatBridge};
+use crate::channels::{InboxBridge, SlackBridge, WebchatBridge};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{AgentDirectory, Engine};
@@ -20,7 +20,9 @@ use crate::render::Notices;
 use crate::sla::SlaPolicy;
 use crate::store::{Store, StoreError};
 use crate::transcript::TranscriptLinks;
+use handoff_core::Platform;
 use handoff_inbox::{Inbox, InboxAdapter, InboxAgent, InboxSettings};
+use handoff_slack::{Slack, SlackAdapter, SlackApi};
 use handoff_webchat::{Webchat, WebchatAdapter};
 
 /// Why `serve` stopped with an error.
@@ -116,6 +118,7 @@ pub async fn serve<S: Store>(
         )
         .with_transcripts(links)
         .with_sla(SlaPolicy::new(&config.sla))
+        .with_reactions(Platform::Slack, config.slack_reactions())
         .with_notices(
             Notices::load(config.templates.dir.as_deref())
                 .map_err(|e| AppError::Config(e.to_string()))?,
@@ -138,6 +141,51 @@ pub async fn serve<S: Store>(
         .with_shutdown(shutdown.clone()),
     );
     adapters.register(Arc::new(InboxAdapter::new(Arc::clone(&inbox))));
+    let mut router = http::router(AppState {
+        engine: Arc::clone(&engine),
+        metrics: Arc::clone(&metrics),
+    })
+    .merge(handoff_webchat::routes(chat))
+    .merge(handoff_inbox::routes(inbox));
+    let mut socket_mode = None;
+    match config.slack_settings() {
+        Some(settings) => {
+            let settings = Arc::new(settings);
+            let api = SlackApi::new(
+                &settings.api_url,
+                &settings.bot_token,
+                settings.app_token.as_deref(),
+            )
+            .map_err(|e| AppError::Config(e.to_string()))?;
+            adapters.register(Arc::new(
+                SlackAdapter::new(api.clone(), Arc::clone(&settings))
+                    .map_err(|e| AppError::Config(e.to_string()))?,
+            ));
+            let slack = Arc::new(
+                Slack::new(
+                    SlackBridge::new(Arc::clone(&engine)),
+                    api,
+                    Arc::clone(&settings),
+                )
+                .with_shutdown(shutdown.clone()),
+            );
+            router = router.merge(handoff_slack::routes(Arc::clone(&slack)));
+            socket_mode = Some(tokio::spawn(async move {
+                // In the background: a slow Slack must not hold up start-up.
+                slack.connect().await;
+                if settings.app_token.is_some() {
+                    slack.run_socket_mode().await;
+                }
+            }));
+        }
+        None if !config.slack_channels().is_empty() => {
+            return Err(AppError::Config(format!(
+                "routes send cards to the Slack channels {} but SLACK_BOT_TOKEN is not set",
+                config.slack_channels().join(", ")
+            )));
+        }
+        None => {}
+    }
     let worker = OutboxWorker::new(
         store.clone(),
         Arc::new(adapters),
@@ -167,9 +215,6 @@ pub async fn serve<S: Store>(
         store = store.backend(),
         "handoff is listening."
     );
-    let router = http::router(AppState { engine, metrics })
-        .merge(handoff_webchat::routes(chat))
-        .merge(handoff_inbox::routes(inbox));
     let served = http::serve(listener, router, shutdown.clone()).await;
     // However the server ended, stop the loops and wait for the worker to
     // record the deliveries it has in flight.
@@ -177,6 +222,9 @@ pub async fn serve<S: Store>(
     let _ = processor.await;
     let _ = sweeper.await;
     let _ = timers.await;
+    if let Some(socket_mode) = socket_mode {
+        let _ = socket_mode.await;
+    }
     let _ = worker.await;
     tracing::info!("handoff stopped.");
     Ok(served?)

@@ -184,6 +184,9 @@ pub struct CaseDetails {
     pub detected_intent: Option<String>,
     /// Set when an SLA timer moved the case to another route.
     pub escalated_from: Option<String>,
+    /// The team-side platform the card goes to, so what is queued for the
+    /// card before it is posted goes to the same place.
+    pub team: Option<handoff_core::Platform>,
 }
 
 /// One escalation reason as the card shows it.

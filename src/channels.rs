@@ -93,6 +93,30 @@ impl<S: Store> ChatBackend for WebchatBridge<S> {
     }
 }
 
+/// Slack's way into the engine.
+#[derive(Debug)]
+pub struct SlackBridge<S> {
+    engine: Arc<Engine<S>>,
+}
+
+impl<S> SlackBridge<S> {
+    /// Over `engine`.
+    pub fn new(engine: Arc<Engine<S>>) -> Self {
+        Self { engine }
+    }
+}
+
+#[async_trait]
+impl<S: Store> handoff_slack::SlackBackend for SlackBridge<S> {
+    async fn ingest(&self, event: &InboundEvent) -> Result<(), handoff_slack::http::BackendError> {
+        self.engine
+            .ingest(event)
+            .await
+            .map_err(|e| handoff_slack::http::BackendError(e.to_string()))?;
+        Ok(())
+    }
+}
+
 /// The inbox's storage and its way into the engine.
 #[derive(Debug)]
 pub struct InboxBridge<S> {

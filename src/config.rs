@@ -242,7 +242,9 @@ impl OutboxConfig {
 pub struct AgentConfig {
     /// The stable key (`alice`), used for ownership and metrics.
     pub id: String,
-    /// The name shown to customers.
+    /// The name shown to customers and colleagues. Left out, a Slack
+    /// agent is shown by their Slack display name.
+    #[serde(default)]
     pub name: String,
     /// Slack user id (`U…`), if they work in Slack.
     #[serde(default)]
@@ -307,6 +309,64 @@ impl WebchatConfig {
             title: self.title.clone(),
             trust_forwarded_for: self.trust_forwarded_for,
             ..handoff_webchat::WebchatSettings::default()
+        }
+    }
+}
+
+/// What a reaction on a card does (`[slack.reactions]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CardReaction {
+    /// Claim the case.
+    Claim,
+    /// Release it.
+    Release,
+    /// Resolve it.
+    Resolve,
+}
+
+impl CardReaction {
+    /// The same as the card's button.
+    pub fn case_action(self) -> handoff_core::CaseAction {
+        match self {
+            CardReaction::Claim => handoff_core::CaseAction::Claim,
+            CardReaction::Release => handoff_core::CaseAction::Release,
+            CardReaction::Resolve => handoff_core::CaseAction::Resolve,
+        }
+    }
+}
+
+/// `[slack]`: Slack as a team side. It is on when `SLACK_BOT_TOKEN` is
+/// set; events come over the Events API (`SLACK_SIGNING_SECRET`) and, when
+/// `SLACK_APP_TOKEN` is set, over Socket Mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// The Web API base URL (Socket Mode's connection is opened through it
+    /// too), without a trailing slash.
+    pub api_url: String,
+    /// Reaction name (no colons) -> what it does on a card.
+    pub reactions: BTreeMap<String, CardReaction>,
+    /// Added to an agent's reply once it reached the customer.
+    pub delivered_reaction: String,
+    /// Added to an agent's reply that could not be delivered.
+    pub failed_reaction: String,
+    /// Socket Mode connections kept open (a second one covers the first
+    /// one's reconnects).
+    pub socket_connections: u32,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://slack.com/api".into(),
+            reactions: BTreeMap::from([
+                ("eyes".to_owned(), CardReaction::Claim),
+                ("white_check_mark".to_owned(), CardReaction::Resolve),
+            ]),
+            delivered_reaction: "incoming_envelope".into(),
+            failed_reaction: "warning".into(),
+            socket_connections: 2,
         }
     }
 }
@@ -491,6 +551,8 @@ pub struct Config {
     pub webchat: WebchatConfig,
     /// Agent replies and internal notes.
     pub relay: RelayConfig,
+    /// Slack as a team side.
+    pub slack: SlackConfig,
     /// Transcript links.
     pub transcripts: TranscriptConfig,
     /// Timers on unclaimed and unanswered cases.
@@ -517,6 +579,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             webchat: WebchatConfig::default(),
             relay: RelayConfig::default(),
+            slack: SlackConfig::default(),
             transcripts: TranscriptConfig::default(),
             sla: SlaConfig::default(),
             templates: TemplatesConfig::default(),
@@ -726,7 +789,125 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
+        self.validate_slack()
+    }
+
+    fn validate_slack(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, problem: &str| ConfigError::Invalid {
+            key,
+            problem: problem.into(),
+        };
+        let s = &self.slack;
+        if !(s.api_url.starts_with("http://") || s.api_url.starts_with("https://")) {
+            return Err(invalid(
+                "slack.api_url".into(),
+                "must start with http:// or https://",
+            ));
+        }
+        if !(1..=10).contains(&s.socket_connections) {
+            return Err(invalid(
+                "slack.socket_connections".into(),
+                "must be between 1 and 10",
+            ));
+        }
+        let names = s
+            .reactions
+            .keys()
+            .map(|k| (format!("slack.reactions.{k}"), k.as_str()))
+            .chain([
+                (
+                    "slack.delivered_reaction".to_owned(),
+                    s.delivered_reaction.as_str(),
+                ),
+                (
+                    "slack.failed_reaction".to_owned(),
+                    s.failed_reaction.as_str(),
+                ),
+            ]);
+        for (key, name) in names {
+            if name.is_empty() || name.contains([':', ' ']) {
+                return Err(invalid(
+                    key,
+                    "must be an emoji name without colons, like eyes",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The Slack side's settings; none without `SLACK_BOT_TOKEN`.
+    pub fn slack_settings(&self) -> Option<handoff_slack::SlackSettings> {
+        let token = self.secrets.slack_bot_token.as_ref()?;
+        Some(handoff_slack::SlackSettings {
+            api_url: self.slack.api_url.trim_end_matches('/').to_owned(),
+            bot_token: token.expose().to_owned(),
+            signing_secret: self
+                .secrets
+                .slack_signing_secret
+                .as_ref()
+                .map(|s| s.expose().to_owned()),
+            app_token: self
+                .secrets
+                .slack_app_token
+                .as_ref()
+                .map(|s| s.expose().to_owned()),
+            agents: self
+                .agents
+                .iter()
+                .map(|a| handoff_slack::SlackAgent {
+                    id: a.id.clone(),
+                    name: if a.name.trim().is_empty() {
+                        a.id.clone()
+                    } else {
+                        a.name.clone()
+                    },
+                    slack_user: a.slack_user.clone(),
+                })
+                .collect(),
+            intents: self
+                .analysis
+                .settings()
+                .intents
+                .into_iter()
+                .map(|i| i.name)
+                .collect(),
+            reactions: self
+                .slack
+                .reactions
+                .iter()
+                .map(|(name, r)| (name.clone(), r.case_action()))
+                .collect(),
+            delivered_reaction: self.slack.delivered_reaction.clone(),
+            failed_reaction: self.slack.failed_reaction.clone(),
+            socket_connections: self.slack.socket_connections,
+        })
+    }
+
+    /// What reactions mean to the engine on Slack.
+    pub fn slack_reactions(&self) -> crate::engine::TeamReactions {
+        crate::engine::TeamReactions {
+            actions: self
+                .slack
+                .reactions
+                .iter()
+                .map(|(name, r)| (name.clone(), r.case_action()))
+                .collect(),
+            delivered: self.slack.delivered_reaction.clone(),
+            failed: self.slack.failed_reaction.clone(),
+        }
+    }
+
+    /// The Slack channels routes send cards to.
+    pub fn slack_channels(&self) -> Vec<String> {
+        let mut channels: Vec<String> = self
+            .routing
+            .routes
+            .iter()
+            .filter_map(|r| r.slack_channel.clone())
+            .collect();
+        channels.sort();
+        channels.dedup();
+        channels
     }
 
     /// The effective configuration as TOML, followed by which secrets are

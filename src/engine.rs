@@ -31,8 +31,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use handoff_core::{
-    AgentAction, AgentId, AgentReply, CaseAction, CaseId, Content, CustomerMessage, InboundEvent,
-    InboundKind, MessageId, OutboundCommand, Platform,
+    AgentAction, AgentEdit, AgentId, AgentReply, CaseAction, CaseId, Content, CustomerMessage,
+    InboundEvent, InboundKind, MessageId, MessageRef, OutboundCommand, Platform, PlatformUser,
+    Reaction, Receipt,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -75,10 +76,13 @@ pub enum Ingested {
 }
 
 /// Maps team-side platform users to configured agents.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct AgentDirectory {
     by_platform_user: HashMap<(Platform, String), AgentId>,
     names: HashMap<AgentId, String>,
+    /// Display names team platforms reported (Slack's `users.info`), for
+    /// agents whose config gives no name.
+    learned: std::sync::RwLock<HashMap<AgentId, String>>,
 }
 
 impl AgentDirectory {
@@ -87,7 +91,9 @@ impl AgentDirectory {
         let mut by_platform_user = HashMap::new();
         let mut names = HashMap::new();
         for a in agents {
-            names.insert(AgentId::new(&a.id), a.name.clone());
+            if !a.name.trim().is_empty() {
+                names.insert(AgentId::new(&a.id), a.name.clone());
+            }
             for (platform, user) in [
                 (Platform::Slack, &a.slack_user),
                 (Platform::Teams, &a.teams_user),
@@ -101,7 +107,23 @@ impl AgentDirectory {
         Self {
             by_platform_user,
             names,
+            learned: std::sync::RwLock::default(),
         }
+    }
+
+    /// The agent behind `user`, remembering the display name their
+    /// platform gave for when config names none.
+    pub fn identify(&self, platform: Platform, user: &PlatformUser) -> Option<AgentId> {
+        let agent = self.agent(platform, &user.user_id)?;
+        if let Some(name) = user.display_name.as_ref().filter(|n| !n.trim().is_empty())
+            && !self.names.contains_key(&agent)
+        {
+            self.learned
+                .write()
+                .expect("agent names lock")
+                .insert(agent.clone(), name.clone());
+        }
+        Some(agent)
     }
 
     /// The agent behind a platform user, if configured.
@@ -116,6 +138,7 @@ impl AgentNames for AgentDirectory {
     fn display_name(&self, agent: &AgentId) -> String {
         self.names
             .get(agent)
+            .or(self.learned.read().expect("agent names lock").get(agent))
             .cloned()
             .unwrap_or_else(|| agent.to_string())
     }
@@ -136,10 +159,23 @@ pub struct Engine<S> {
     sla: SlaPolicy,
     /// Customer notices and team notes.
     notices: Arc<Notices>,
+    /// What reactions mean, per team platform that has them.
+    reactions: HashMap<Platform, TeamReactions>,
     /// Rung after new inbound events are stored.
     inbound_wake: Notify,
     /// Rung after outbox rows are written.
     outbox_wake: Arc<Notify>,
+}
+
+/// What reactions mean on one team platform.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TeamReactions {
+    /// Reaction name (`eyes`) -> what it does on a card.
+    pub actions: HashMap<String, CaseAction>,
+    /// Added to an agent's message once it reached the customer.
+    pub delivered: String,
+    /// Added to an agent's message whose delivery was given up.
+    pub failed: String,
 }
 
 /// How many stored events one processing round takes.
@@ -170,6 +206,7 @@ impl<S: Store> Engine<S> {
             links: None,
             sla: SlaPolicy::default(),
             notices: Arc::new(Notices::default()),
+            reactions: HashMap::new(),
             inbound_wake: Notify::new(),
             outbox_wake,
         }
@@ -178,6 +215,13 @@ impl<S: Store> Engine<S> {
     /// Cards carry transcript links signed by `links`.
     pub fn with_transcripts(mut self, links: TranscriptLinks) -> Self {
         self.links = Some(links);
+        self
+    }
+
+    /// On `platform`, reactions on a card act on its case, and agents'
+    /// relayed messages get delivery receipts, as `reactions` says.
+    pub fn with_reactions(mut self, platform: Platform, reactions: TeamReactions) -> Self {
+        self.reactions.insert(platform, reactions);
         self
     }
 
@@ -331,7 +375,8 @@ impl<S: Store> Engine<S> {
             InboundKind::CustomerMessage(m) => self.customer_message(event, m).await,
             InboundKind::AgentAction(a) => self.agent_action(event, a).await,
             InboundKind::AgentReply(r) => self.agent_reply(event, r).await,
-            InboundKind::Reaction(_) => Ok(Some(not_handled("reaction"))),
+            InboundKind::AgentEdit(e) => self.agent_edit(event, e).await,
+            InboundKind::Reaction(r) => self.reaction(event, r).await,
             InboundKind::CustomerRating(r) => self.customer_rating(event, r).await,
         }
     }
@@ -373,11 +418,10 @@ impl<S: Store> Engine<S> {
                     thread: c.card.clone(),
                     // The team sees the customer's text with card numbers
                     // (and whatever else policy names) masked.
-                    content: Content::text(format!(
-                        "{}: {}",
-                        customer.display_name.as_deref().unwrap_or("Customer"),
-                        self.intel.redact(&m.text)
-                    )),
+                    content: render::customer_in_thread(
+                        customer.display_name.as_deref(),
+                        &self.intel.redact(&m.text),
+                    ),
                     message: Some(message_id),
                 },
             })
@@ -495,13 +539,14 @@ impl<S: Store> Engine<S> {
                 mention: decision.target.mention.clone(),
                 facts: decision.summary.facts.clone(),
                 tried: decision.summary.tried.clone(),
+                team: Some(decision.target.platform),
                 ..CaseDetails::default()
             },
         };
         let as_opened = case.as_open_case();
         let card = NewOutbox {
             platform: decision.target.platform,
-            ordering_key: format!("card:{id}"),
+            ordering_key: crate::outbox::card_ordering_key(id),
             case: Some(id),
             idempotency_key: format!("case:{id}:card"),
             command: OutboundCommand::PostCard {
@@ -581,7 +626,7 @@ impl<S: Store> Engine<S> {
         r: &AgentReply,
     ) -> Result<Option<String>, EngineError> {
         let platform = event.platform;
-        let Some(agent) = self.agents.agent(platform, &r.actor.user_id) else {
+        let Some(agent) = self.agents.identify(platform, &r.actor) else {
             return Ok(Some(format!(
                 "{platform} user {} is not a configured agent; the reply was not relayed",
                 r.actor.user_id
@@ -626,18 +671,38 @@ impl<S: Store> Engine<S> {
         }
         let internal = !matches!(route, ReplyRoute::Send | ReplyRoute::ClaimAndSend);
         let id = MessageId::new();
-        let outbox: Vec<NewOutbox> = (!internal)
+        // The agent sees on their own message whether it arrived.
+        let receipt = self.reactions.get(&platform).map(|reactions| Receipt {
+            target: MessageRef::new(platform, &r.thread.channel, &r.platform_message_id),
+            delivered: reactions.delivered.clone(),
+            failed: reactions.failed.clone(),
+        });
+        let mut outbox: Vec<NewOutbox> = (!internal)
             .then(|| {
-                customer_send(
+                let mut send = customer_send(
                     &conversation,
                     Some(case.id),
                     format!("{platform}:{}:reply", r.platform_message_id),
                     render::agent_message(body, &self.agents.display_name(&agent)),
                     Some(id),
-                )
+                );
+                if let OutboundCommand::SendToCustomer { receipt: slot, .. } = &mut send.command {
+                    *slot = receipt;
+                }
+                send
             })
             .into_iter()
             .collect();
+        if !r.withheld.is_empty() {
+            outbox.push(team_note(
+                &case,
+                format!("{platform}:{}:withheld", r.platform_message_id),
+                Content::text(format!(
+                    "Not sent to the customer: {}. Files shared here are private to the workspace; share a public link instead.",
+                    r.withheld.join(", ")
+                )),
+            ));
+        }
         let stored = self
             .store
             .add_message(
@@ -676,7 +741,19 @@ impl<S: Store> Engine<S> {
         a: &AgentAction,
     ) -> Result<Option<String>, EngineError> {
         let platform = event.platform;
-        let Some(agent) = self.agents.agent(platform, &a.actor.user_id) else {
+        let Some(agent) = self.agents.identify(platform, &a.actor) else {
+            if let Some(case) = self.store.case(a.case).await? {
+                self.tell(
+                    event,
+                    &case,
+                    &a.actor,
+                    format!(
+                        "You are not set up as a handoff agent, so this did nothing. Ask whoever runs handoff to add your {platform} id ({}) to your [[agents]] entry.",
+                        a.actor.user_id
+                    ),
+                )
+                .await?;
+            }
             return Ok(Some(format!(
                 "{platform} user {} is not a configured agent",
                 a.actor.user_id
@@ -719,26 +796,158 @@ impl<S: Store> Engine<S> {
                     ),
                     other => format!("That did not apply: {other}."),
                 };
-                let tell = NewOutbox {
-                    platform,
-                    ordering_key: format!("user:{platform}:{}", a.actor.user_id),
-                    case: Some(case.id),
-                    idempotency_key: format!("{platform}:{}:refused", event.event_id),
-                    command: OutboundCommand::Ephemeral {
-                        channel: case
-                            .card
-                            .as_ref()
-                            .map_or_else(|| case.route.clone(), |c| c.channel.clone()),
-                        user: a.actor.user_id.clone(),
-                        content: Content::text(text),
-                    },
-                };
-                self.store.enqueue(&[tell], self.clock.now()).await?;
-                self.outbox_wake.notify_one();
+                self.tell(event, &case, &a.actor, text).await?;
                 Some(format!("refused: {e}"))
             }
             CaseOutcome::UnknownCase => Some(format!("case {} does not exist", a.case)),
         })
+    }
+
+    /// Tells one team member something only they see, beside the card.
+    async fn tell(
+        &self,
+        event: &InboundEvent,
+        case: &Case,
+        user: &PlatformUser,
+        text: String,
+    ) -> Result<(), EngineError> {
+        let platform = event.platform;
+        let tell = NewOutbox {
+            platform,
+            ordering_key: format!("user:{platform}:{}", user.user_id),
+            case: Some(case.id),
+            idempotency_key: format!("{platform}:{}:told", event.event_id),
+            command: OutboundCommand::Ephemeral {
+                channel: case
+                    .card
+                    .as_ref()
+                    .map_or_else(|| case.route.clone(), |c| c.channel.clone()),
+                user: user.user_id.clone(),
+                content: Content::text(text),
+            },
+        };
+        self.store.enqueue(&[tell], self.clock.now()).await?;
+        self.outbox_wake.notify_one();
+        Ok(())
+    }
+
+    /// A reaction on a card does what the platform's reaction settings say
+    /// (`:eyes:` claims), exactly as the matching button would.
+    async fn reaction(
+        &self,
+        event: &InboundEvent,
+        r: &Reaction,
+    ) -> Result<Option<String>, EngineError> {
+        let Some(reactions) = self.reactions.get(&event.platform) else {
+            return Ok(Some(not_handled("reaction")));
+        };
+        if !r.added {
+            return Ok(Some("taking a reaction away changes nothing".to_owned()));
+        }
+        let Some(action) = reactions.actions.get(&r.name) else {
+            return Ok(Some(format!(":{}: has no meaning for handoff", r.name)));
+        };
+        let Some(case) = self.store.case_by_card(&r.message).await? else {
+            return Ok(Some(
+                "a reaction on a message that is not a card".to_owned(),
+            ));
+        };
+        let action = AgentAction {
+            case: case.id,
+            actor: r.actor.clone(),
+            action: action.clone(),
+        };
+        self.agent_action(event, &action).await
+    }
+
+    /// An agent changed or deleted a message under a card. A message that
+    /// reached the customer cannot be changed on their side (the web chat
+    /// has no edits), so they get a correction, or are asked to disregard
+    /// a withdrawn message; notes stay notes.
+    async fn agent_edit(
+        &self,
+        event: &InboundEvent,
+        e: &AgentEdit,
+    ) -> Result<Option<String>, EngineError> {
+        let platform = event.platform;
+        let Some(agent) = self.agents.identify(platform, &e.actor) else {
+            return Ok(Some(format!(
+                "{platform} user {} is not a configured agent",
+                e.actor.user_id
+            )));
+        };
+        let Some(case) = self.store.case_by_card(&e.thread).await? else {
+            return Ok(Some(
+                "an edit under a message that is not a card".to_owned(),
+            ));
+        };
+        let Some(conversation) = self.store.conversation_by_id(case.conversation).await? else {
+            return Err(EngineError::Store(StoreError::Corrupt(format!(
+                "case {} names a missing conversation",
+                case.id
+            ))));
+        };
+        let original = self
+            .store
+            .messages(case.conversation)
+            .await?
+            .into_iter()
+            .find(|m| {
+                m.platform == platform
+                    && m.platform_message_id.as_deref() == Some(e.platform_message_id.as_str())
+            });
+        let Some(original) = original else {
+            return Ok(Some(
+                "an edit of a message handoff never relayed".to_owned(),
+            ));
+        };
+        if original.internal_note {
+            return Ok(Some("an edited internal note stays internal".to_owned()));
+        }
+        let name = self.agents.display_name(&agent);
+        let text = match e.text.as_deref().map(str::trim) {
+            Some(t) if t == original.body.trim() => {
+                return Ok(Some(
+                    "an edit that changed nothing the customer sees".to_owned(),
+                ));
+            }
+            Some("") | None => {
+                format!("{name} withdrew their previous message; please disregard it.")
+            }
+            Some(t) => format!("Correction from {name}: {t}"),
+        };
+        let id = MessageId::new();
+        let send = customer_send(
+            &conversation,
+            Some(case.id),
+            format!("{platform}:{}:correction", event.event_id),
+            render::agent_message(&text, &name),
+            Some(id),
+        );
+        self.store
+            .add_message(
+                &NewMessage {
+                    id,
+                    conversation: conversation.id,
+                    case: Some(case.id),
+                    author: AuthorKind::Agent,
+                    author_id: Some(agent.to_string()),
+                    body: text,
+                    internal_note: false,
+                    platform,
+                    platform_message_id: Some(format!(
+                        "{}:{}",
+                        e.platform_message_id, event.event_id
+                    )),
+                    created_at: self.clock.now(),
+                },
+                &[send],
+                &[],
+            )
+            .await?;
+        tracing::info!(case_id = %case.id, agent = %agent, "An agent's edit is sent to the customer as a correction.");
+        self.outbox_wake.notify_one();
+        Ok(None)
     }
 
     /// Applies a command to a case, queuing the card update with it.
@@ -1045,16 +1254,20 @@ fn not_handled(kind: &str) -> String {
     format!("{kind} events are not handled by this version of handoff")
 }
 
-/// The team-side platform a case's card lives on: where its card was posted,
-/// or, before that, the inbox (the only team side this version routes to).
+/// The team-side platform a case's card lives on: where its card was
+/// posted, else where it is going (cases opened before that was recorded
+/// went to the inbox).
 fn route_platform(case: &Case) -> Platform {
-    case.card.as_ref().map_or(Platform::Inbox, |c| c.platform)
+    case.card
+        .as_ref()
+        .map(|c| c.platform)
+        .or(case.details.team)
+        .unwrap_or(Platform::Inbox)
 }
 
-/// Every command touching one card shares an order key, so an update never
-/// overtakes the post it updates.
+/// Every command touching one card shares an order key.
 fn card_order_key(case: &Case) -> String {
-    format!("card:{}", case.id)
+    crate::outbox::card_ordering_key(case.id)
 }
 
 /// A message to the customer, in their conversation's order.
@@ -1074,6 +1287,7 @@ fn customer_send(
             conversation: conversation.external_ref.clone(),
             content,
             message,
+            receipt: None,
         },
     }
 }

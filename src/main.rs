@@ -61,6 +61,15 @@ enum Command {
         #[arg(long, default_value = "7d")]
         since: String,
     },
+    /// Check the Slack set-up (token, scopes, the bot in every routed
+    /// channel, a way for events to arrive) and say what to fix.
+    Doctor,
+    /// Print the Slack app manifest for this handoff (create the app from it).
+    SlackManifest {
+        /// For a handoff without a public URL: Socket Mode, no request URLs.
+        #[arg(long)]
+        socket_mode: bool,
+    },
     /// Dry-run the configured triggers and routes over saved conversations
     /// (JSON lines, one conversation per line; `-` reads stdin).
     Replay {
@@ -127,6 +136,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Analyze { threads } => return analyze(&config, *threads),
+        Command::SlackManifest { socket_mode } => {
+            print!(
+                "{}",
+                handoff_slack::doctor::manifest(&config.public_url, *socket_mode)
+            );
+            return Ok(());
+        }
+        Command::Doctor => {
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            return runtime.block_on(doctor(&config));
+        }
         Command::Replay { file, json } => return replay(&config, file, *json),
         Command::Agent {
             action: AgentCommand::Add { id, name, login },
@@ -189,10 +210,41 @@ async fn with_store<S: Store>(store: S, command: Command, config: &Config) -> an
             Ok(())
         }
         Command::CheckConfig
+        | Command::Doctor
+        | Command::SlackManifest { .. }
         | Command::Analyze { .. }
         | Command::Replay { .. }
         | Command::Agent { .. } => Ok(()),
     }
+}
+
+/// Prints each Slack check with what to fix; fails when any check does.
+async fn doctor(config: &Config) -> anyhow::Result<()> {
+    let Some(settings) = config.slack_settings() else {
+        println!("Slack is not set up (SLACK_BOT_TOKEN is unset): cards go to the built-in inbox.");
+        anyhow::ensure!(
+            config.slack_channels().is_empty(),
+            "routes send cards to the Slack channels {}, so SLACK_BOT_TOKEN must be set",
+            config.slack_channels().join(", ")
+        );
+        return Ok(());
+    };
+    let api = handoff_slack::SlackApi::new(
+        &settings.api_url,
+        &settings.bot_token,
+        settings.app_token.as_deref(),
+    )?;
+    let findings = handoff_slack::doctor::check(&settings, &api, &config.slack_channels()).await;
+    let mut problems = 0;
+    for f in &findings {
+        println!("{} {}", if f.ok { "ok " } else { "FIX" }, f.what);
+        if let Some(fix) = &f.fix {
+            problems += 1;
+            println!("    {fix}");
+        }
+    }
+    anyhow::ensure!(problems == 0, "{problems} Slack check(s) failed; see above");
+    Ok(())
 }
 
 fn analyze(config: &Config, threads: Option<usize>) -> anyhow::Result<()> {

@@ -16,14 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use handoff_core::{Adapter, Delivery, DeliveryError, OutboundCommand, Platform};
+use handoff_core::{Adapter, CaseId, Content, Delivery, DeliveryError, OutboundCommand, Platform};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span};
 
 use crate::clock::Clock;
 use crate::metrics::{DeliveryOutcome, Metrics};
-use crate::store::{Completion, OutboxItem, Store, StoreError};
+use crate::store::{Completion, NewOutbox, OutboxItem, Store, StoreError};
 
 /// How the worker paces itself. Built from `[outbox]` in the config.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +164,57 @@ fn completion_for(command: &OutboundCommand) -> Completion {
     }
 }
 
+/// The ordering key of everything that touches one case's card (the post,
+/// its updates, its thread), so an update never overtakes the post it
+/// updates.
+pub fn card_ordering_key(case: CaseId) -> String {
+    format!("card:{case}")
+}
+
+/// What a finished command queues after it, in the same transaction as its
+/// outcome: a message relayed for an agent marks the agent's own message
+/// delivered (or failed), and a failure is also explained in the card's
+/// thread, so the agent learns the customer did not get it.
+pub fn follow_ups(item: &OutboxItem, outcome: Result<(), &str>) -> Vec<NewOutbox> {
+    let OutboundCommand::SendToCustomer {
+        receipt: Some(r), ..
+    } = &item.command
+    else {
+        return Vec::new();
+    };
+    let react = |name: &str| NewOutbox {
+        platform: r.target.platform,
+        ordering_key: format!("receipt:{}:{}", r.target.channel, r.target.message_id),
+        case: item.case,
+        idempotency_key: format!("{}:receipt", item.idempotency_key),
+        command: OutboundCommand::React {
+            target: r.target.clone(),
+            name: name.to_owned(),
+        },
+    };
+    match (outcome, item.case) {
+        (Ok(()), _) => vec![react(&r.delivered)],
+        (Err(_), None) => vec![react(&r.failed)],
+        (Err(reason), Some(case)) => vec![
+            react(&r.failed),
+            NewOutbox {
+                platform: r.target.platform,
+                ordering_key: card_ordering_key(case),
+                case: Some(case),
+                idempotency_key: format!("{}:undelivered", item.idempotency_key),
+                command: OutboundCommand::PostInThread {
+                    case,
+                    thread: None,
+                    content: Content::text(format!(
+                        "This reply did not reach the customer and will not be retried: {reason}"
+                    )),
+                    message: None,
+                },
+            },
+        ],
+    }
+}
+
 /// One delivery worker. Several may run (one per replica); the store's
 /// leases keep them from taking the same row.
 #[derive(Debug)]
@@ -290,6 +341,7 @@ impl<S: Store> OutboxWorker<S> {
                         item.id,
                         delivered.reference.as_ref(),
                         &completion_for(&delivery.command),
+                        &follow_ups(item, Ok(())),
                         self.clock.now(),
                     )
                     .await?;
@@ -332,7 +384,13 @@ impl<S: Store> OutboxWorker<S> {
                 self.metrics.delivery(item.platform, DeliveryOutcome::Dead);
                 tracing::error!(attempts, case_id = ?item.case, error = %reason, "Delivery given up.");
                 self.store
-                    .outbox_dead(item.id, attempts, &reason, now)
+                    .outbox_dead(
+                        item.id,
+                        attempts,
+                        &reason,
+                        &follow_ups(item, Err(&reason)),
+                        now,
+                    )
                     .await
             }
         }
@@ -443,6 +501,64 @@ mod tests {
         );
     }
 
+    fn relayed_reply(case: Option<CaseId>) -> OutboxItem {
+        OutboxItem {
+            id: 7,
+            platform: Platform::Webchat,
+            ordering_key: "conversation:x".into(),
+            case,
+            idempotency_key: "slack:1.2:reply".into(),
+            command: OutboundCommand::SendToCustomer {
+                conversation: "s1".into(),
+                content: Content::text("hi"),
+                message: None,
+                receipt: Some(handoff_core::Receipt {
+                    target: handoff_core::MessageRef::new(Platform::Slack, "C1", "1.2"),
+                    delivered: "incoming_envelope".into(),
+                    failed: "warning".into(),
+                }),
+            },
+            attempts: 0,
+            created_at: now(),
+        }
+    }
+
+    fn reaction_of(o: &NewOutbox) -> Option<&str> {
+        match &o.command {
+            OutboundCommand::React { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_relayed_reply_marks_the_agents_message() {
+        let case = CaseId::new();
+        let done = follow_ups(&relayed_reply(Some(case)), Ok(()));
+        assert_eq!(done.len(), 1);
+        assert_eq!(reaction_of(&done[0]), Some("incoming_envelope"));
+        assert_eq!(done[0].platform, Platform::Slack);
+        let failed = follow_ups(&relayed_reply(Some(case)), Err("DMs closed"));
+        assert_eq!(reaction_of(&failed[0]), Some("warning"));
+        let OutboundCommand::PostInThread {
+            content, case: c, ..
+        } = &failed[1].command
+        else {
+            panic!("{failed:?}")
+        };
+        assert_eq!(*c, case);
+        assert!(content.text.contains("DMs closed"));
+        assert_eq!(failed[1].ordering_key, card_ordering_key(case));
+        // Without a case there is no thread to explain it in.
+        assert_eq!(follow_ups(&relayed_reply(None), Err("x")).len(), 1);
+        // Anything else has no follow-up.
+        let mut plain = relayed_reply(Some(case));
+        plain.command = OutboundCommand::React {
+            target: handoff_core::MessageRef::new(Platform::Slack, "C1", "1.2"),
+            name: "eyes".into(),
+        };
+        assert!(follow_ups(&plain, Ok(())).is_empty());
+    }
+
     #[test]
     fn deliveries_that_create_something_record_it() {
         let case = handoff_core::CaseId::new();
@@ -460,7 +576,8 @@ mod tests {
             completion_for(&OutboundCommand::SendToCustomer {
                 conversation: "s1".into(),
                 content,
-                message: Some(msg)
+                message: Some(msg),
+                receipt: None,
             }),
             Completion::MessageRelayed { message: msg }
         );

@@ -95,6 +95,17 @@ pub fn card(case: &Case, names: &dyn AgentNames, transcript: Option<&str>) -> Co
     }
 }
 
+/// A customer's message as the team sees it in the card's thread (already
+/// redacted); `rich` keeps the name and text apart so each team side can
+/// escape them for its own markup.
+pub fn customer_in_thread(name: Option<&str>, text: &str) -> Content {
+    let name = name.unwrap_or("Customer");
+    Content {
+        text: format!("{name}: {text}"),
+        rich: Some(serde_json::json!({"author": "customer", "name": name, "text": text})),
+    }
+}
+
 /// An agent's message as the customer sees it.
 pub fn agent_message(text: &str, agent_name: &str) -> Content {
     Content {
@@ -238,7 +249,12 @@ impl Notices {
         }
     }
 
-    fn note(&self, name: &str, data: serde_json::Value, rich: serde_json::Value) -> Content {
+    /// A team note. Its values come from config and the case's state
+    /// (route names, durations, agent names), never from a customer, and it
+    /// may carry the route's mention, so `markup` tells the team side to
+    /// post it as written rather than escape it.
+    fn note(&self, name: &str, data: serde_json::Value, mut rich: serde_json::Value) -> Content {
+        rich["markup"] = serde_json::Value::Bool(true);
         Content {
             text: self.text(name, &data),
             rich: Some(rich),

@@ -97,6 +97,7 @@ fn send(key: &str, conversation: &str) -> NewOutbox {
             conversation: conversation.into(),
             content: Content::text(format!("message {key}")),
             message: None,
+            receipt: None,
         },
     }
 }

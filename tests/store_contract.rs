@@ -473,7 +473,7 @@ async fn the_outbox_delivers_in_order_per_key_under_leases<S: Store>(store: S) {
     assert_eq!(a1.attempts, 0);
     assert_eq!(a1.platform, Platform::Slack);
     store
-        .outbox_delivered(a1.id, None, &Completion::Nothing, at(71))
+        .outbox_delivered(a1.id, None, &Completion::Nothing, &[], at(71))
         .await
         .unwrap();
     assert_eq!(claim_ids(&store, "w1", 200).await, ["conv-a-2", "conv-b-1"]);
@@ -514,6 +514,7 @@ async fn retries_wait_their_turn_and_dead_commands_show_on_the_case<S: Store>(st
             again[0].id,
             2,
             "permanent failure: channel_not_found",
+            &[],
             at(31),
         )
         .await
@@ -591,6 +592,7 @@ async fn deliveries_store_the_platform_reference_back<S: Store>(store: S) {
             items[0].id,
             Some(&card),
             &Completion::CardPosted { case: case.id },
+            &[],
             at(3),
         )
         .await
@@ -602,6 +604,7 @@ async fn deliveries_store_the_platform_reference_back<S: Store>(store: S) {
             &Completion::MessageRelayed {
                 message: message.id,
             },
+            &[],
             at(3),
         )
         .await

@@ -6,13 +6,11 @@
 
 mod common;
 
-use common::story::{Agent, Running};
+use common::story::{Agent, Running, connect, send, until, until_in};
 
-use std::time::Duration;
-
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use handoff::store::Store;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 on_both_backends!(
@@ -22,57 +20,8 @@ on_both_backends!(
     each_trigger_kind_escalates_from_the_widget,
 );
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn start<S: Store>(store: S) -> Running {
     common::story::serve(store, common::story::team_config()).await
-}
-
-async fn connect(base: &str, hello: Value) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{base}/chat/ws"))
-        .await
-        .unwrap();
-    send(&mut ws, hello).await;
-    ws
-}
-
-async fn send(ws: &mut Ws, frame: Value) {
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .unwrap();
-}
-
-/// The first frame matching `pred`, from frames received earlier but not
-/// yet matched (`backlog`) or newly read; the frames it passed over stay in
-/// the backlog and are returned too.
-async fn until_in(
-    ws: &mut Ws,
-    backlog: &mut Vec<Value>,
-    pred: impl Fn(&Value) -> bool,
-) -> (Value, Vec<Value>) {
-    if let Some(i) = backlog.iter().position(&pred) {
-        let hit = backlog.remove(i);
-        return (hit, backlog.clone());
-    }
-    loop {
-        let next = tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("timed out; saw {backlog:#?}"));
-        let Some(Ok(Message::Text(t))) = next else {
-            panic!("connection ended; saw {backlog:#?}");
-        };
-        let v: Value = serde_json::from_str(&t).unwrap();
-        if pred(&v) {
-            return (v, backlog.clone());
-        }
-        backlog.push(v);
-    }
-}
-
-/// [`until_in`] with a backlog of its own, for one-off waits.
-async fn until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> (Value, Vec<Value>) {
-    until_in(ws, &mut Vec::new(), pred).await
 }
 
 async fn a_customer_is_escalated_claimed_answered_and_resolved<S: Store>(store: S) {

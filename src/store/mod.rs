@@ -535,6 +535,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         id: i64,
         reference: Option<&MessageRef>,
         completion: &Completion,
+        follow_up: &[NewOutbox],
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -553,6 +554,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         id: i64,
         attempts: i64,
         error: &str,
+        follow_up: &[NewOutbox],
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 

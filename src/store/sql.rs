@@ -711,6 +711,7 @@ macro_rules! impl_sql_store {
                 id: i64,
                 reference: Option<&MessageRef>,
                 completion: &Completion,
+                follow_up: &[NewOutbox],
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
                 let mut tx = self.writer.begin_with($begin).await?;
@@ -723,6 +724,9 @@ macro_rules! impl_sql_store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+                for item in follow_up {
+                    $crate::store::sql::insert_outbox!(&mut *tx, item, now);
+                }
                 if let Some(r) = reference {
                     match completion {
                         Completion::Nothing => {}
@@ -779,9 +783,13 @@ macro_rules! impl_sql_store {
                 id: i64,
                 attempts: i64,
                 error: &str,
+                follow_up: &[NewOutbox],
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
                 let mut tx = self.writer.begin_with($begin).await?;
+                for item in follow_up {
+                    $crate::store::sql::insert_outbox!(&mut *tx, item, now);
+                }
                 let case: Option<Option<Uuid>> = sqlx::query_scalar(
                     "UPDATE outbox SET state = 'dead', attempts = $1, last_error = $2, finished_at = $3, \
                        locked_by = NULL, locked_until = NULL WHERE id = $4 AND state = 'pending' RETURNING case_id",

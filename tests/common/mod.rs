@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod double;
+pub mod slack;
 pub mod story;
 
 use chrono::{DateTime, TimeZone, Utc};

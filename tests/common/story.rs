@@ -4,11 +4,13 @@
 use std::future::Future;
 use std::time::Duration;
 
+use futures::{SinkExt, StreamExt};
 use handoff::clock::Clock;
 use handoff::config::{AgentConfig, Config};
 use handoff::outbox::Adapters;
 use handoff::store::Store;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 /// How long any wait in these tests may take before it fails.
@@ -202,4 +204,56 @@ pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, check: imp
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A web chat customer's websocket.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A web chat customer connected to the app at `base`, having said `hello`.
+pub async fn connect(base: &str, hello: Value) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{base}/chat/ws"))
+        .await
+        .unwrap();
+    send(&mut ws, hello).await;
+    ws
+}
+
+/// Sends one frame.
+pub async fn send(ws: &mut Ws, frame: Value) {
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The first frame matching `pred`, from frames received earlier but not
+/// yet matched (`backlog`) or newly read; the frames it passed over stay in
+/// the backlog and are returned too.
+pub async fn until_in(
+    ws: &mut Ws,
+    backlog: &mut Vec<Value>,
+    pred: impl Fn(&Value) -> bool,
+) -> (Value, Vec<Value>) {
+    if let Some(i) = backlog.iter().position(&pred) {
+        let hit = backlog.remove(i);
+        return (hit, backlog.clone());
+    }
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out; saw {backlog:#?}"));
+        let Some(Ok(Message::Text(t))) = next else {
+            panic!("connection ended; saw {backlog:#?}");
+        };
+        let v: Value = serde_json::from_str(&t).unwrap();
+        if pred(&v) {
+            return (v, backlog.clone());
+        }
+        backlog.push(v);
+    }
+}
+
+/// [`until_in`] with a backlog of its own, for one-off waits.
+pub async fn until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> (Value, Vec<Value>) {
+    until_in(ws, &mut Vec::new(), pred).await
 }

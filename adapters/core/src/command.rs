@@ -30,6 +30,18 @@ impl Content {
     }
 }
 
+/// Where an agent sees whether their message reached the customer: a
+/// reaction on it, one name for delivered and one for failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The agent's message.
+    pub target: MessageRef,
+    /// The reaction added once delivered.
+    pub delivered: String,
+    /// The reaction added when delivery is given up.
+    pub failed: String,
+}
+
 /// One outgoing platform call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -73,6 +85,10 @@ pub enum OutboundCommand {
         content: Content,
         /// The stored message this relays, so its relayed copy can be recorded.
         message: Option<MessageId>,
+        /// The agent's own message on the team side, marked when this
+        /// delivery succeeds or finally fails.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<Receipt>,
     },
     /// Add a reaction (delivery receipt, warning) to a message.
     React {

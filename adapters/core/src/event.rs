@@ -35,6 +35,8 @@ pub enum InboundKind {
     AgentAction(AgentAction),
     /// An agent wrote in a card's thread.
     AgentReply(AgentReply),
+    /// An agent edited or deleted what they wrote in a card's thread.
+    AgentEdit(AgentEdit),
     /// Someone added or removed a reaction on a message handoff knows.
     Reaction(Reaction),
     /// A customer rated the help they got (CSAT, 1-5).
@@ -142,13 +144,32 @@ pub struct AgentReply {
     pub thread: MessageRef,
     /// Who wrote it.
     pub actor: PlatformUser,
-    /// The text, still in the platform's markup.
+    /// The text as the customer may read it: the adapter has already
+    /// turned the platform's markup (mentions, links, entities) into text.
     pub text: String,
     /// The platform's id of the reply, for receipts, edits and deletes.
     pub platform_message_id: String,
-    /// Files shared with it.
+    /// Files shared with it that a customer can open, as links.
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Names of files shared with it that a customer could not open (a
+    /// Slack file private to the workspace): they are not sent, and the
+    /// agent is told.
+    #[serde(default)]
+    pub withheld: Vec<String>,
+}
+
+/// An agent changed or deleted a message they wrote under a card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentEdit {
+    /// The card (thread root) the message is under.
+    pub thread: MessageRef,
+    /// Who changed it.
+    pub actor: PlatformUser,
+    /// The platform's id of the message that changed.
+    pub platform_message_id: String,
+    /// The new text, as the customer may read it; `None` when deleted.
+    pub text: Option<String>,
 }
 
 /// A reaction added to or removed from a message.

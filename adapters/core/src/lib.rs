@@ -20,9 +20,9 @@ pub mod markup;
 pub mod refs;
 
 pub use adapter::{Adapter, Delivered, Delivery, DeliveryError, InboundError};
-pub use command::{Content, OutboundCommand};
+pub use command::{Content, OutboundCommand, Receipt};
 pub use event::{
-    AgentAction, AgentReply, Attachment, CaseAction, CustomerIdentity, CustomerMessage,
+    AgentAction, AgentEdit, AgentReply, Attachment, CaseAction, CustomerIdentity, CustomerMessage,
     CustomerRating, InboundEvent, InboundKind, PlatformUser, Reaction,
 };
 pub use refs::{AgentId, CaseId, ConversationId, CustomerId, MessageId, MessageRef, Platform};

@@ -581,6 +581,7 @@ async fn reply<B: InboxBackend>(
             text: form.text,
             platform_message_id: id,
             attachments: Vec::new(),
+            withheld: Vec::new(),
         }),
     };
     store_event(&inbox, event).await
