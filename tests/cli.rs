@@ -426,3 +426,79 @@ fn agent_add_creates_the_config_and_takes_the_password_from_the_environment() {
         run(handoff(dir.path()).args(["--config", file.to_str().unwrap(), "check-config"]));
     assert!(out.status.success(), "the written file loads: {err}");
 }
+
+/// `handoff doctor` against a Slack double, and a clean bill of health once
+/// the set-up is right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_says_what_to_fix_in_slack() {
+    use common::slack::{BOT_TOKEN, DEFAULT_SCOPES, SlackDouble};
+    let slack = SlackDouble::start().await;
+    slack.set_channel("CSUPPORT", "support", true);
+    slack.set_channel("CBILLING", "billing", false);
+    slack.set_scopes("chat:write,users:read,channels:history,channels:read");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("handoff.toml"),
+        format!(
+            "[slack]\napi_url = \"{}\"\n[routing]\ndefault = \"support\"\n\
+             [[routing.routes]]\nname = \"support\"\nslack_channel = \"CSUPPORT\"\n\
+             [[routing.routes]]\nname = \"billing\"\nslack_channel = \"CBILLING\"\n",
+            slack.api_url()
+        ),
+    )
+    .unwrap();
+    let path = dir.path().to_owned();
+    let doctor = move |token: &'static str| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            run(handoff(&path)
+                .arg("doctor")
+                .env("SLACK_BOT_TOKEN", token)
+                .env("SLACK_SIGNING_SECRET", "s3cret"))
+        })
+    };
+    let (out, stdout, _) = doctor(BOT_TOKEN).await.unwrap();
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("ok  The bot token works: @handoff"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FIX The app lacks scopes: reactions:write"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("groups:history"), "{stdout}");
+    assert!(stdout.contains("ok  The bot is in #support"), "{stdout}");
+    assert!(
+        stdout.contains("FIX The bot is not in #billing (CBILLING)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/invite @handoff"), "{stdout}");
+    assert!(!stdout.contains(BOT_TOKEN) && !stdout.contains("s3cret"));
+
+    let (out, stdout, _) = doctor("xoxb-wrong").await.unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("invalid_auth") && stdout.contains("SLACK_BOT_TOKEN"),
+        "{stdout}"
+    );
+
+    slack.set_scopes(DEFAULT_SCOPES);
+    slack.set_channel("CBILLING", "billing", true);
+    let (out, stdout, _) = doctor(BOT_TOKEN).await.unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains("FIX"), "{stdout}");
+}
+
+#[test]
+fn slack_manifest_names_this_handoffs_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, stdout, _) = run(handoff(dir.path())
+        .arg("slack-manifest")
+        .env("HANDOFF_PUBLIC_URL", "https://help.acme.test"));
+    assert!(out.status.success());
+    assert!(stdout.contains("request_url: https://help.acme.test/slack/events"));
+    assert!(stdout.contains("- chat:write"));
+    let (_, stdout, _) = run(handoff(dir.path()).args(["slack-manifest", "--socket-mode"]));
+    assert!(stdout.contains("socket_mode_enabled: true") && !stdout.contains("request_url"));
+}

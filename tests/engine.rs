@@ -101,29 +101,34 @@ async fn an_agent_click_claims_and_queues_the_card_update<S: Store>(store: S) {
     );
     let outbox = store.case_outbox(case).await.unwrap();
     let names: Vec<_> = outbox.iter().map(|r| r.item.command.name()).collect();
-    // One transition: the card update and the customer's "Alice joined";
-    // Alice's second click is refused and she alone is told why.
-    assert_eq!(names, ["update_card", "send_to_customer", "ephemeral"]);
+    // The stranger is told privately they are not an agent; one transition
+    // (the card update and the customer's "Alice joined"); Alice's second
+    // click is refused and she alone is told why.
+    assert_eq!(
+        names,
+        ["ephemeral", "update_card", "send_to_customer", "ephemeral"]
+    );
+    let told = |i: usize| match &outbox[i].item.command {
+        OutboundCommand::Ephemeral { user, content, .. } => (user.clone(), content.text.clone()),
+        other => panic!("{other:?}"),
+    };
+    let (user, text) = told(0);
+    assert_eq!(user, "U_STRANGER");
+    assert!(text.contains("not set up as a handoff agent"), "{text}");
     assert!(matches!(
-        outbox[0].item.command,
+        outbox[1].item.command,
         OutboundCommand::UpdateCard { case: c, .. } if c == case
     ));
-    let OutboundCommand::SendToCustomer { content, .. } = &outbox[1].item.command else {
+    let OutboundCommand::SendToCustomer { content, .. } = &outbox[2].item.command else {
         unreachable!()
     };
     assert_eq!(
         content.text,
         "Alice from our team has joined the conversation."
     );
-    let OutboundCommand::Ephemeral { user, content, .. } = &outbox[2].item.command else {
-        unreachable!()
-    };
+    let (user, text) = told(3);
     assert_eq!(user, "U_ALICE");
-    assert!(
-        content.text.contains("alice already owns"),
-        "{}",
-        content.text
-    );
+    assert!(text.contains("alice already owns"), "{text}");
     // The stranger and the second click were handled, not retried forever.
     assert!(store.pending_inbound(10).await.unwrap().is_empty());
     assert_eq!(
