@@ -71,13 +71,7 @@ async fn inbox_settings<S: Store>(store: &S, config: &Config) -> Result<InboxSet
         cookie_key: key.into_bytes(),
         session_hours: 12,
         secure_cookie: config.public_url.starts_with("https://"),
-        intents: config
-            .analysis
-            .settings()
-            .intents
-            .into_iter()
-            .map(|i| i.name)
-            .collect(),
+        intents: config.analysis.intent_names(),
     })
 }
 

@@ -511,6 +511,15 @@ impl Default for AnalysisConfig {
 }
 
 impl AnalysisConfig {
+    /// The taxonomy's intent names, for menus that correct an intent.
+    pub fn intent_names(&self) -> Vec<String> {
+        self.settings()
+            .intents
+            .into_iter()
+            .map(|i| i.name)
+            .collect()
+    }
+
     /// The analyser's settings, with the taxonomy merged.
     pub fn settings(&self) -> AnalyzerSettings {
         AnalyzerSettings {
@@ -864,13 +873,7 @@ impl Config {
                     slack_user: a.slack_user.clone(),
                 })
                 .collect(),
-            intents: self
-                .analysis
-                .settings()
-                .intents
-                .into_iter()
-                .map(|i| i.name)
-                .collect(),
+            intents: self.analysis.intent_names(),
             reactions: self
                 .slack
                 .reactions

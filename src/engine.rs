@@ -619,23 +619,24 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// An agent wrote under a card: to the customer, or an internal note.
-    async fn agent_reply(
+    /// The agent, case and conversation of something written under the
+    /// card `thread`; or why it concerns no case an agent may touch.
+    async fn under_card(
         &self,
-        event: &InboundEvent,
-        r: &AgentReply,
-    ) -> Result<Option<String>, EngineError> {
-        let platform = event.platform;
-        let Some(agent) = self.agents.identify(platform, &r.actor) else {
-            return Ok(Some(format!(
-                "{platform} user {} is not a configured agent; the reply was not relayed",
-                r.actor.user_id
+        platform: Platform,
+        actor: &PlatformUser,
+        thread: &MessageRef,
+    ) -> Result<Result<(AgentId, Case, Conversation), String>, EngineError> {
+        let Some(agent) = self.agents.identify(platform, actor) else {
+            return Ok(Err(format!(
+                "{platform} user {} is not a configured agent",
+                actor.user_id
             )));
         };
-        let Some(mut case) = self.store.case_by_card(&r.thread).await? else {
-            return Ok(Some(format!(
+        let Some(case) = self.store.case_by_card(thread).await? else {
+            return Ok(Err(format!(
                 "no case has its card at {} {}",
-                r.thread.channel, r.thread.message_id
+                thread.channel, thread.message_id
             )));
         };
         let Some(conversation) = self.store.conversation_by_id(case.conversation).await? else {
@@ -644,6 +645,21 @@ impl<S: Store> Engine<S> {
                 case.id
             ))));
         };
+        Ok(Ok((agent, case, conversation)))
+    }
+
+    /// An agent wrote under a card: to the customer, or an internal note.
+    async fn agent_reply(
+        &self,
+        event: &InboundEvent,
+        r: &AgentReply,
+    ) -> Result<Option<String>, EngineError> {
+        let platform = event.platform;
+        let (agent, mut case, conversation) =
+            match self.under_card(platform, &r.actor, &r.thread).await? {
+                Ok(found) => found,
+                Err(why) => return Ok(Some(format!("{why}; the reply was not relayed"))),
+            };
         let mut text = r.text.trim().to_owned();
         for a in &r.attachments {
             text.push_str(&format!("\n{}: {}", a.name, a.url));
@@ -870,23 +886,11 @@ impl<S: Store> Engine<S> {
         e: &AgentEdit,
     ) -> Result<Option<String>, EngineError> {
         let platform = event.platform;
-        let Some(agent) = self.agents.identify(platform, &e.actor) else {
-            return Ok(Some(format!(
-                "{platform} user {} is not a configured agent",
-                e.actor.user_id
-            )));
-        };
-        let Some(case) = self.store.case_by_card(&e.thread).await? else {
-            return Ok(Some(
-                "an edit under a message that is not a card".to_owned(),
-            ));
-        };
-        let Some(conversation) = self.store.conversation_by_id(case.conversation).await? else {
-            return Err(EngineError::Store(StoreError::Corrupt(format!(
-                "case {} names a missing conversation",
-                case.id
-            ))));
-        };
+        let (agent, case, conversation) =
+            match self.under_card(platform, &e.actor, &e.thread).await? {
+                Ok(found) => found,
+                Err(why) => return Ok(Some(format!("{why}; the edit was not followed"))),
+            };
         let original = self
             .store
             .messages(case.conversation)

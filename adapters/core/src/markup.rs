@@ -2,15 +2,24 @@
 
 /// Text made safe to place in HTML text or a quoted attribute value.
 pub fn escape_html(text: &str) -> String {
+    escape(text, |c| match c {
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        _ => None,
+    })
+}
+
+/// `text` with `&`, `<` and `>` (the controls both markups share) and
+/// whatever `more` names replaced by entities.
+fn escape(text: &str, more: impl Fn(char) -> Option<&'static str>) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+        match (c, more(c)) {
+            ('&', _) => out.push_str("&amp;"),
+            ('<', _) => out.push_str("&lt;"),
+            ('>', _) => out.push_str("&gt;"),
+            (_, Some(entity)) => out.push_str(entity),
+            (c, None) => out.push(c),
         }
     }
     out
@@ -21,16 +30,7 @@ pub fn escape_html(text: &str) -> String {
 /// or a `<https://…|disguised>` link. Slack shows the entities as the
 /// characters they stand for.
 pub fn escape_mrkdwn(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
+    escape(text, |_| None)
 }
 
 #[cfg(test)]
