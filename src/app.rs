@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::{InboxBridge, SlackBridge, WebchatBridge};
+use crate::channels::{DiscordBridge, InboxBridge, SlackBridge, WebchatBridge};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{AgentDirectory, Engine};
@@ -180,6 +180,31 @@ pub async fn serve<S: Store>(
         }
         None => {}
     }
+    let discord = match config.discord_settings() {
+        Some(settings) => {
+            let settings = Arc::new(settings);
+            let api = handoff_discord::DiscordApi::new(&settings.api_url, &settings.token)
+                .map_err(|e| AppError::Config(e.to_string()))?;
+            adapters.register(Arc::new(handoff_discord::DiscordAdapter::new(api.clone())));
+            let gateway = Arc::new(
+                handoff_discord::Discord::new(
+                    DiscordBridge::new(Arc::clone(&engine)),
+                    api,
+                    settings,
+                )
+                .with_shutdown(shutdown.clone()),
+            );
+            Some(tokio::spawn(gateway.run()))
+        }
+        None => {
+            if !config.discord.support_channels.is_empty() {
+                tracing::warn!(
+                    "[discord] support_channels are set but DISCORD_TOKEN is not: Discord stays off."
+                );
+            }
+            None
+        }
+    };
     let worker = OutboxWorker::new(
         store.clone(),
         Arc::new(adapters),
@@ -187,7 +212,8 @@ pub async fn serve<S: Store>(
         clock,
         Arc::clone(&metrics),
         outbox_wake,
-    );
+    )
+    .with_unreachable(Arc::clone(&engine) as Arc<dyn crate::outbox::Unreachable>);
     let worker = tokio::spawn(worker.run(shutdown.clone()));
     let processor = {
         let engine = Arc::clone(&engine);
@@ -218,6 +244,9 @@ pub async fn serve<S: Store>(
     let _ = timers.await;
     if let Some(socket_mode) = socket_mode {
         let _ = socket_mode.await;
+    }
+    if let Some(discord) = discord {
+        let _ = discord.await;
     }
     let _ = worker.await;
     tracing::info!("handoff stopped.");

@@ -117,6 +117,43 @@ impl<S: Store> handoff_slack::SlackBackend for SlackBridge<S> {
     }
 }
 
+/// Discord's way into the engine, and where its catch-up resumes.
+#[derive(Debug)]
+pub struct DiscordBridge<S> {
+    engine: Arc<Engine<S>>,
+}
+
+impl<S> DiscordBridge<S> {
+    /// Over `engine`.
+    pub fn new(engine: Arc<Engine<S>>) -> Self {
+        Self { engine }
+    }
+}
+
+fn discord_error(e: impl std::fmt::Display) -> handoff_discord::BackendError {
+    handoff_discord::BackendError(e.to_string())
+}
+
+#[async_trait]
+impl<S: Store> handoff_discord::DiscordBackend for DiscordBridge<S> {
+    async fn ingest(&self, event: &InboundEvent) -> Result<(), handoff_discord::BackendError> {
+        self.engine.ingest(event).await.map_err(discord_error)?;
+        Ok(())
+    }
+
+    async fn cursors(
+        &self,
+        days: u32,
+    ) -> Result<Vec<(String, Option<String>)>, handoff_discord::BackendError> {
+        let since = Utc::now() - chrono::Duration::days(i64::from(days));
+        self.engine
+            .store()
+            .conversation_cursors(handoff_core::Platform::Discord, since, 500)
+            .await
+            .map_err(discord_error)
+    }
+}
+
 /// The inbox's storage and its way into the engine.
 #[derive(Debug)]
 pub struct InboxBridge<S> {

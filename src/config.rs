@@ -371,6 +371,37 @@ impl Default for SlackConfig {
     }
 }
 
+/// `[discord]`: Discord as a customer side. It is on when `DISCORD_TOKEN`
+/// is set: customers DM the bot, or post in a support channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// Discord's base URL; REST is under `/api/v10`, and the gateway's
+    /// address is asked from there.
+    pub api_url: String,
+    /// Text or forum channel ids where customers post publicly; each
+    /// post continues in its own thread.
+    pub support_channels: Vec<String>,
+    /// Discord user ids treated as VIP.
+    pub vip_users: Vec<String>,
+    /// Role ids whose members are treated as VIP.
+    pub vip_roles: Vec<String>,
+    /// How many days back a restart reads conversations' history.
+    pub catch_up_days: u32,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://discord.com".into(),
+            support_channels: Vec::new(),
+            vip_users: Vec::new(),
+            vip_roles: Vec::new(),
+            catch_up_days: 7,
+        }
+    }
+}
+
 /// `[relay]`: what agents' messages reach the customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -562,6 +593,8 @@ pub struct Config {
     pub relay: RelayConfig,
     /// Slack as a team side.
     pub slack: SlackConfig,
+    /// Discord as a customer side.
+    pub discord: DiscordConfig,
     /// Transcript links.
     pub transcripts: TranscriptConfig,
     /// Timers on unclaimed and unanswered cases.
@@ -589,6 +622,7 @@ impl Default for Config {
             webchat: WebchatConfig::default(),
             relay: RelayConfig::default(),
             slack: SlackConfig::default(),
+            discord: DiscordConfig::default(),
             transcripts: TranscriptConfig::default(),
             sla: SlaConfig::default(),
             templates: TemplatesConfig::default(),
@@ -798,7 +832,57 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
-        self.validate_slack()
+        self.validate_slack()?;
+        self.validate_discord()
+    }
+
+    fn validate_discord(&self) -> Result<(), ConfigError> {
+        let d = &self.discord;
+        let invalid = |key: &str, problem: &str| ConfigError::Invalid {
+            key: key.to_owned(),
+            problem: problem.to_owned(),
+        };
+        if !(d.api_url.starts_with("http://") || d.api_url.starts_with("https://")) {
+            return Err(invalid(
+                "discord.api_url",
+                "must start with http:// or https://",
+            ));
+        }
+        if !(1..=90).contains(&d.catch_up_days) {
+            return Err(invalid("discord.catch_up_days", "must be between 1 and 90"));
+        }
+        let ids = [
+            ("discord.support_channels", &d.support_channels),
+            ("discord.vip_users", &d.vip_users),
+            ("discord.vip_roles", &d.vip_roles),
+        ];
+        for (key, list) in ids {
+            if let Some(bad) = list
+                .iter()
+                .find(|id| id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(invalid(
+                    key,
+                    &format!(
+                        "{bad:?} is not a Discord id (digits only; Developer Mode -> Copy ID)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Discord side's settings; none without `DISCORD_TOKEN`.
+    pub fn discord_settings(&self) -> Option<handoff_discord::DiscordSettings> {
+        let token = self.secrets.discord_token.as_ref()?;
+        Some(handoff_discord::DiscordSettings {
+            api_url: self.discord.api_url.trim_end_matches('/').to_owned(),
+            token: token.expose().to_owned(),
+            support_channels: self.discord.support_channels.clone(),
+            vip_users: self.discord.vip_users.clone(),
+            vip_roles: self.discord.vip_roles.clone(),
+            catch_up_days: self.discord.catch_up_days,
+        })
     }
 
     fn validate_slack(&self) -> Result<(), ConfigError> {

@@ -378,6 +378,7 @@ impl<S: Store> Engine<S> {
             InboundKind::AgentEdit(e) => self.agent_edit(event, e).await,
             InboundKind::Reaction(r) => self.reaction(event, r).await,
             InboundKind::CustomerRating(r) => self.customer_rating(event, r).await,
+            InboundKind::CustomerEdit(e) => self.customer_edit(event, e).await,
         }
     }
 
@@ -405,27 +406,32 @@ impl<S: Store> Engine<S> {
                 };
         }
         let message_id = MessageId::new();
-        let outbox: Vec<NewOutbox> = case
-            .iter()
-            .filter(|c| c.state != CaseState::Resolved)
-            .map(|c| NewOutbox {
-                platform: route_platform(c),
-                ordering_key: card_order_key(c),
-                case: Some(c.id),
-                idempotency_key: format!("{}:{}:thread", event.platform, event.event_id),
-                command: OutboundCommand::PostInThread {
-                    case: c.id,
-                    thread: c.card.clone(),
-                    // The team sees the customer's text with card numbers
-                    // (and whatever else policy names) masked.
-                    content: render::customer_in_thread(
-                        customer.display_name.as_deref(),
-                        &self.intel.redact(&m.text),
-                    ),
-                    message: Some(message_id),
+        let body = with_attachments(&m.text, &m.attachments);
+        let mut outbox = self.thread_post(
+            case.as_ref(),
+            customer.display_name.as_deref(),
+            &body,
+            format!("{}:{}:thread", event.platform, event.event_id),
+            Some(message_id),
+        );
+        // The conversation key is the thread's id, so the thread must exist
+        // before anything is said there: it goes first in the same order.
+        if let Some(t) = &m.open_thread {
+            outbox.insert(
+                0,
+                NewOutbox {
+                    platform: event.platform,
+                    ordering_key: conversation_order_key(&conversation),
+                    case: None,
+                    idempotency_key: format!("{}:{}:open_thread", event.platform, event.event_id),
+                    command: OutboundCommand::OpenThread {
+                        channel: t.channel.clone(),
+                        message: t.message.clone(),
+                        name: t.name.clone(),
+                    },
                 },
-            })
-            .collect();
+            );
+        }
         let stored = self
             .store
             .add_message(
@@ -435,7 +441,7 @@ impl<S: Store> Engine<S> {
                     case: case.as_ref().map(|c| c.id),
                     author: AuthorKind::Customer,
                     author_id: Some(customer.external_id.clone()),
-                    body: m.text.clone(),
+                    body,
                     internal_note: false,
                     platform: event.platform,
                     platform_message_id: m.platform_message_id.clone(),
@@ -699,7 +705,7 @@ impl<S: Store> Engine<S> {
                     &conversation,
                     Some(case.id),
                     format!("{platform}:{}:reply", r.platform_message_id),
-                    render::agent_message(body, &self.agents.display_name(&agent)),
+                    render::agent_message(body, &self.agents.display_name(&agent), platform),
                     Some(id),
                 );
                 if let OutboundCommand::SendToCustomer { receipt: slot, .. } = &mut send.command {
@@ -892,14 +898,8 @@ impl<S: Store> Engine<S> {
                 Err(why) => return Ok(Some(format!("{why}; the edit was not followed"))),
             };
         let original = self
-            .store
-            .messages(case.conversation)
-            .await?
-            .into_iter()
-            .find(|m| {
-                m.platform == platform
-                    && m.platform_message_id.as_deref() == Some(e.platform_message_id.as_str())
-            });
+            .stored_message(case.conversation, platform, &e.platform_message_id)
+            .await?;
         let Some(original) = original else {
             return Ok(Some(
                 "an edit of a message handoff never relayed".to_owned(),
@@ -925,7 +925,7 @@ impl<S: Store> Engine<S> {
             &conversation,
             Some(case.id),
             format!("{platform}:{}:correction", event.event_id),
-            render::agent_message(&text, &name),
+            render::agent_message(&text, &name, platform),
             Some(id),
         );
         self.store
@@ -1072,6 +1072,120 @@ impl<S: Store> Engine<S> {
             .conversation(customer.id, platform, conversation_ref, now)
             .await?;
         Ok((customer, conversation))
+    }
+
+    /// A message of `conversation` by the id `platform` gave it (the one an
+    /// edit or deletion points at).
+    async fn stored_message(
+        &self,
+        conversation: handoff_core::ConversationId,
+        platform: Platform,
+        platform_message_id: &str,
+    ) -> Result<Option<store::Message>, EngineError> {
+        Ok(self
+            .store
+            .messages(conversation)
+            .await?
+            .into_iter()
+            .find(|m| {
+                m.platform == platform
+                    && m.platform_message_id.as_deref() == Some(platform_message_id)
+            }))
+    }
+
+    /// The customer's message as the team sees it in the card's thread:
+    /// text with card numbers (and whatever else policy names) masked. No
+    /// post while there is no open case (the card carries the transcript).
+    fn thread_post(
+        &self,
+        case: Option<&Case>,
+        name: Option<&str>,
+        text: &str,
+        idempotency_key: String,
+        message: Option<MessageId>,
+    ) -> Vec<NewOutbox> {
+        case.filter(|c| c.state != CaseState::Resolved)
+            .map(|c| NewOutbox {
+                platform: route_platform(c),
+                ordering_key: card_order_key(c),
+                case: Some(c.id),
+                idempotency_key,
+                command: OutboundCommand::PostInThread {
+                    case: c.id,
+                    thread: c.card.clone(),
+                    content: render::customer_in_thread(name, &self.intel.redact(text)),
+                    message,
+                },
+            })
+            .into_iter()
+            .collect()
+    }
+
+    /// A customer changed or withdrew a message: the transcript keeps both
+    /// versions, and the team sees the change in the card's thread. It is
+    /// not analysed again (a deletion is not the customer repeating
+    /// themselves, and an edit already counted as written).
+    async fn customer_edit(
+        &self,
+        event: &InboundEvent,
+        e: &handoff_core::CustomerEdit,
+    ) -> Result<Option<String>, EngineError> {
+        let now = self.clock.now();
+        let Some(conversation) = self
+            .store
+            .conversation_by_ref(event.platform, &e.conversation)
+            .await?
+        else {
+            return Ok(Some(
+                "an edit in a conversation handoff never stored".to_owned(),
+            ));
+        };
+        let original = self
+            .stored_message(conversation.id, event.platform, &e.platform_message_id)
+            .await?;
+        let Some(original) = original else {
+            return Ok(Some(
+                "an edit of a customer message handoff never stored".to_owned(),
+            ));
+        };
+        let body = match e.text.as_deref() {
+            Some(t) if t.trim() == original.body.trim() => {
+                return Ok(Some("an edit that changed nothing".to_owned()));
+            }
+            Some(t) => format!("(edited) {t}"),
+            None => format!("(deleted their message) {}", original.body),
+        };
+        let case = self.store.latest_case(conversation.id).await?;
+        let id = MessageId::new();
+        let outbox = self.thread_post(
+            case.as_ref(),
+            e.customer.as_ref().and_then(|c| c.display_name.as_deref()),
+            &body,
+            format!("{}:{}:thread", event.platform, event.event_id),
+            Some(id),
+        );
+        self.store
+            .add_message(
+                &NewMessage {
+                    id,
+                    conversation: conversation.id,
+                    case: case.as_ref().map(|c| c.id),
+                    author: AuthorKind::Customer,
+                    author_id: original.author_id.clone(),
+                    body,
+                    internal_note: false,
+                    platform: event.platform,
+                    // The original keeps its platform id; the event's own id
+                    // already makes a redelivered edit a duplicate.
+                    platform_message_id: None,
+                    created_at: now,
+                },
+                &outbox,
+                &[],
+            )
+            .await?;
+        self.outbox_wake.notify_one();
+        Ok(None)
     }
 
     /// A customer rated their latest case.
@@ -1227,6 +1341,57 @@ impl<S: Store> Engine<S> {
     }
 }
 
+/// The customer could not be reached: the card says so from now on, and
+/// when no receipt already explained it under the agent's message, a note in
+/// the card's thread tells the team why.
+#[async_trait::async_trait]
+impl<S: Store> crate::outbox::Unreachable for Engine<S> {
+    async fn customer_unreachable(&self, item: &crate::store::OutboxItem, reason: &str) {
+        let Some(case_id) = item.case else { return };
+        let case = match self.store.case(case_id).await {
+            Ok(Some(case)) => case,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(case_id = %case_id, error = %e, "Could not mark the card: the customer is unreachable.");
+                return;
+            }
+        };
+        let link = self.link(case.id);
+        let mut out = vec![NewOutbox {
+            platform: route_platform(&case),
+            ordering_key: card_order_key(&case),
+            case: Some(case.id),
+            idempotency_key: format!("outbox:{}:unreachable:card", item.id),
+            command: OutboundCommand::UpdateCard {
+                case: case.id,
+                card: case.card.clone(),
+                content: render::card(&case, &self.agents, link.as_deref()),
+            },
+        }];
+        if !matches!(
+            &item.command,
+            OutboundCommand::SendToCustomer {
+                receipt: Some(_),
+                ..
+            }
+        ) {
+            out.push(team_note(
+                &case,
+                format!("outbox:{}:unreachable:note", item.id),
+                Content::text(format!(
+                    "A message did not reach the customer and will not be retried: {reason}"
+                )),
+            ));
+        }
+        match self.store.enqueue(&out, self.clock.now()).await {
+            Ok(()) => self.outbox_wake.notify_one(),
+            Err(e) => {
+                tracing::error!(case_id = %case.id, error = %e, "Could not mark the card: the customer is unreachable.");
+            }
+        }
+    }
+}
+
 /// A note for the team in the case's thread.
 fn team_note(case: &Case, idempotency_key: String, content: Content) -> NewOutbox {
     NewOutbox {
@@ -1274,6 +1439,24 @@ fn card_order_key(case: &Case) -> String {
     crate::outbox::card_ordering_key(case.id)
 }
 
+/// Everything said to one customer conversation shares an order key.
+fn conversation_order_key(conversation: &Conversation) -> String {
+    format!("conversation:{}", conversation.id)
+}
+
+/// A customer's text with the files they attached listed after it, so the
+/// team and the transcript see them as links.
+fn with_attachments(text: &str, attachments: &[handoff_core::Attachment]) -> String {
+    let mut body = text.to_owned();
+    for a in attachments {
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        body.push_str(&format!("[attachment] {} {}", a.name, a.url));
+    }
+    body
+}
+
 /// A message to the customer, in their conversation's order.
 fn customer_send(
     conversation: &Conversation,
@@ -1284,7 +1467,7 @@ fn customer_send(
 ) -> NewOutbox {
     NewOutbox {
         platform: conversation.platform,
-        ordering_key: format!("conversation:{}", conversation.id),
+        ordering_key: conversation_order_key(conversation),
         case,
         idempotency_key,
         command: OutboundCommand::SendToCustomer {

@@ -62,8 +62,18 @@ enum Command {
         since: String,
     },
     /// Check the Slack set-up (token, scopes, the bot in every routed
-    /// channel, a way for events to arrive) and say what to fix.
+    /// channel, a way for events to arrive) and the Discord set-up (token,
+    /// Message Content intent, permissions in each support channel), and
+    /// say what to fix.
     Doctor,
+    /// Print the URL that adds the Discord bot to a server with exactly
+    /// the permissions handoff needs.
+    DiscordInvite {
+        /// The application id (developer portal, General Information);
+        /// without it, it is read with DISCORD_TOKEN.
+        #[arg(long)]
+        application_id: Option<String>,
+    },
     /// Print the Slack app manifest for this handoff (create the app from it).
     SlackManifest {
         /// For a handoff without a public URL: Socket Mode, no request URLs.
@@ -148,6 +158,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             return runtime.block_on(doctor(&config));
         }
+        Command::DiscordInvite { application_id } => {
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            return runtime.block_on(discord_invite(&config, application_id.as_deref()));
+        }
         Command::Replay { file, json } => return replay(&config, file, *json),
         Command::Agent {
             action: AgentCommand::Add { id, name, login },
@@ -211,6 +226,7 @@ async fn with_store<S: Store>(store: S, command: Command, config: &Config) -> an
         }
         Command::CheckConfig
         | Command::Doctor
+        | Command::DiscordInvite { .. }
         | Command::SlackManifest { .. }
         | Command::Analyze { .. }
         | Command::Replay { .. }
@@ -218,23 +234,39 @@ async fn with_store<S: Store>(store: S, command: Command, config: &Config) -> an
     }
 }
 
-/// Prints each Slack check with what to fix; fails when any check does.
+/// Prints each Slack and Discord check with what to fix; fails when any
+/// check does.
 async fn doctor(config: &Config) -> anyhow::Result<()> {
-    let Some(settings) = config.slack_settings() else {
-        println!("Slack is not set up (SLACK_BOT_TOKEN is unset): cards go to the built-in inbox.");
-        anyhow::ensure!(
-            config.slack_channels().is_empty(),
-            "routes send cards to the Slack channels {}, so SLACK_BOT_TOKEN must be set",
-            config.slack_channels().join(", ")
-        );
-        return Ok(());
-    };
-    let api = handoff_slack::SlackApi::new(
-        &settings.api_url,
-        &settings.bot_token,
-        settings.app_token.as_deref(),
-    )?;
-    let findings = handoff_slack::doctor::check(&settings, &api, &config.slack_channels()).await;
+    let mut findings = Vec::new();
+    match config.slack_settings() {
+        Some(settings) => {
+            let api = handoff_slack::SlackApi::new(
+                &settings.api_url,
+                &settings.bot_token,
+                settings.app_token.as_deref(),
+            )?;
+            findings.extend(
+                handoff_slack::doctor::check(&settings, &api, &config.slack_channels()).await,
+            );
+        }
+        None => {
+            println!(
+                "Slack is not set up (SLACK_BOT_TOKEN is unset): cards go to the built-in inbox."
+            );
+            anyhow::ensure!(
+                config.slack_channels().is_empty(),
+                "routes send cards to the Slack channels {}, so SLACK_BOT_TOKEN must be set",
+                config.slack_channels().join(", ")
+            );
+        }
+    }
+    match config.discord_settings() {
+        Some(settings) => {
+            let api = handoff_discord::DiscordApi::new(&settings.api_url, &settings.token)?;
+            findings.extend(handoff_discord::doctor::check(&api, &settings.support_channels).await);
+        }
+        None => println!("Discord is not set up (DISCORD_TOKEN is unset)."),
+    }
     let mut problems = 0;
     for f in &findings {
         println!("{} {}", if f.ok { "ok " } else { "FIX" }, f.what);
@@ -243,7 +275,29 @@ async fn doctor(config: &Config) -> anyhow::Result<()> {
             println!("    {fix}");
         }
     }
-    anyhow::ensure!(problems == 0, "{problems} Slack check(s) failed; see above");
+    anyhow::ensure!(problems == 0, "{problems} check(s) failed; see above");
+    Ok(())
+}
+
+/// Prints the bot's invite URL.
+async fn discord_invite(config: &Config, application_id: Option<&str>) -> anyhow::Result<()> {
+    let id = match (application_id, config.discord_settings()) {
+        (Some(id), _) => id.to_owned(),
+        (None, Some(settings)) => {
+            let api = handoff_discord::DiscordApi::new(&settings.api_url, &settings.token)?;
+            handoff_discord::doctor::application_id(&api)
+                .await
+                .context("reading the application id with DISCORD_TOKEN failed")?
+        }
+        (None, None) => anyhow::bail!(
+            "pass --application-id (developer portal, General Information) or set DISCORD_TOKEN"
+        ),
+    };
+    anyhow::ensure!(
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
+        "{id:?} is not a Discord application id"
+    );
+    println!("{}", handoff_discord::doctor::invite_url(&id));
     Ok(())
 }
 

@@ -229,6 +229,27 @@ pub struct OutboxWorker<S> {
     /// Rung by whoever queues a command, so delivery does not wait for the
     /// next poll.
     wake: Arc<Notify>,
+    /// Told when a message to a customer is given up.
+    unreachable: Option<UnreachableHook>,
+}
+
+/// The hook, shown in debug output by name only.
+#[derive(Clone)]
+struct UnreachableHook(Arc<dyn Unreachable>);
+
+impl std::fmt::Debug for UnreachableHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnreachableHook")
+    }
+}
+
+/// Told when a message to a customer of a case is given up (DMs closed,
+/// the bot blocked), so the case's card can say the customer cannot be
+/// reached. The worker cannot render cards; the engine can.
+#[async_trait::async_trait]
+pub trait Unreachable: Send + Sync {
+    /// `item` was marked dead for `reason`.
+    async fn customer_unreachable(&self, item: &OutboxItem, reason: &str);
 }
 
 impl<S: Store> OutboxWorker<S> {
@@ -249,7 +270,14 @@ impl<S: Store> OutboxWorker<S> {
             metrics,
             id: format!("worker-{}", uuid::Uuid::new_v4()),
             wake,
+            unreachable: None,
         }
+    }
+
+    /// Tells `hook` about every message to a customer that is given up.
+    pub fn with_unreachable(mut self, hook: Arc<dyn Unreachable>) -> Self {
+        self.unreachable = Some(UnreachableHook(hook));
+        self
     }
 
     /// Delivers until `shutdown` fires. A round already started is finished
@@ -391,7 +419,13 @@ impl<S: Store> OutboxWorker<S> {
                         &follow_ups(item, Err(&reason)),
                         now,
                     )
-                    .await
+                    .await?;
+                if let (Some(hook), OutboundCommand::SendToCustomer { .. }, Some(_)) =
+                    (&self.unreachable, &item.command, item.case)
+                {
+                    hook.0.customer_unreachable(item, &reason).await;
+                }
+                Ok(())
             }
         }
     }

@@ -7,7 +7,7 @@
 //! browser, as text). Customer notices are plain text with `rich` saying
 //! who speaks (`author`, `name`, `kind`) for the customer side.
 
-use handoff_core::{AgentId, Content};
+use handoff_core::{AgentId, Content, Platform};
 
 use crate::cases::{Case, CaseState};
 use crate::report::human as duration;
@@ -106,11 +106,14 @@ pub fn customer_in_thread(name: Option<&str>, text: &str) -> Content {
     }
 }
 
-/// An agent's message as the customer sees it.
-pub fn agent_message(text: &str, agent_name: &str) -> Content {
+/// An agent's message as the customer sees it. `from` is the team-side
+/// platform it was written on: its emphasis markup (Slack's `*bold*`) is
+/// still in the text, and a customer side with its own markdown (Discord)
+/// converts it rather than showing it literally.
+pub fn agent_message(text: &str, agent_name: &str, from: Platform) -> Content {
     Content {
         text: text.to_owned(),
-        rich: Some(serde_json::json!({"author": "agent", "name": agent_name})),
+        rich: Some(serde_json::json!({"author": "agent", "name": agent_name, "from": from})),
     }
 }
 

@@ -377,6 +377,7 @@ async fn a_restart_mid_conversation_loses_and_repeats_nothing<S: Reopen>(_: S) {
                     text: LEFT_PENDING.into(),
                     platform_message_id: Some(event_id),
                     attachments: vec![],
+                    open_thread: None,
                 }),
             },
         )

@@ -46,6 +46,7 @@ fn customer_event(event_id: &str, platform: Platform) -> InboundEvent {
             text: "where is my order?".into(),
             platform_message_id: Some(event_id.into()),
             attachments: vec![],
+            open_thread: None,
         }),
     }
 }

@@ -579,11 +579,29 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<QuietConversation>, StoreError>> + Send;
 
+    /// Where to resume reading each recently active conversation on
+    /// `platform` (active since `since`, newest first): its key and the
+    /// platform id of the last customer message stored in it, if any. Used
+    /// to catch up on what customers wrote while handoff was not listening.
+    fn conversation_cursors(
+        &self,
+        platform: Platform,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<(String, Option<String>)>, StoreError>> + Send;
+
     /// Every outbound command of a case, oldest first.
     fn case_outbox(
         &self,
         case: CaseId,
     ) -> impl Future<Output = Result<Vec<OutboxRecord>, StoreError>> + Send;
+
+    /// One conversation by the platform's key for it.
+    fn conversation_by_ref(
+        &self,
+        platform: Platform,
+        external_ref: &str,
+    ) -> impl Future<Output = Result<Option<Conversation>, StoreError>> + Send;
 
     /// One conversation by id.
     fn conversation_by_id(

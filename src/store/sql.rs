@@ -850,6 +850,27 @@ macro_rules! impl_sql_store {
                 Ok(row.and_then(|(owner,)| owner).map(AgentId::new))
             }
 
+            async fn conversation_cursors(
+                &self,
+                platform: Platform,
+                since: DateTime<Utc>,
+                limit: i64,
+            ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT c.external_ref, \
+                       (SELECT m.platform_message_id FROM messages m WHERE m.conversation_id = c.id \
+                          AND m.author_kind = 'customer' AND m.platform_message_id IS NOT NULL \
+                        ORDER BY m.created_at DESC, m.id DESC LIMIT 1) \
+                     FROM conversations c WHERE c.platform = $1 AND c.last_message_at >= $2 \
+                     ORDER BY c.last_message_at DESC LIMIT $3",
+                )
+                .bind(platform.as_str())
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn quiet_conversations(
                 &self,
                 from: DateTime<Utc>,
@@ -892,6 +913,18 @@ macro_rules! impl_sql_store {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn conversation_by_ref(&self, platform: Platform, external_ref: &str) -> Result<Option<Conversation>, StoreError> {
+                let row: Option<$crate::store::sql::ConversationRow> = sqlx::query_as(
+                    "SELECT id, customer_id, platform, external_ref, created_at, last_message_at FROM conversations \
+                     WHERE platform = $1 AND external_ref = $2",
+                )
+                .bind(platform.as_str())
+                .bind(external_ref)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
             }
 
             async fn conversation_by_id(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {

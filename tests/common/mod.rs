@@ -2,6 +2,7 @@
 //! either backend, and a macro that runs one generic test on both.
 #![allow(dead_code)]
 
+pub mod discord;
 pub mod double;
 pub mod slack;
 pub mod story;
@@ -189,6 +190,7 @@ pub fn customer_in(session: &str, id: &str, text: &str) -> handoff_core::Inbound
             text: text.into(),
             platform_message_id: Some(id.into()),
             attachments: vec![],
+            open_thread: None,
         }),
     }
 }

@@ -97,6 +97,16 @@ pub enum OutboundCommand {
         /// The reaction name.
         name: String,
     },
+    /// Open a thread from a customer's message in a public support channel;
+    /// the thread carries the conversation from then on.
+    OpenThread {
+        /// The channel the message is in.
+        channel: String,
+        /// The message the thread starts from.
+        message: String,
+        /// The thread's title.
+        name: String,
+    },
     /// Show a message to one user only (the loser of a claim race).
     Ephemeral {
         /// The channel it appears in.
@@ -117,6 +127,7 @@ impl OutboundCommand {
             OutboundCommand::PostInThread { .. } => "post_in_thread",
             OutboundCommand::SendToCustomer { .. } => "send_to_customer",
             OutboundCommand::React { .. } => "react",
+            OutboundCommand::OpenThread { .. } => "open_thread",
             OutboundCommand::Ephemeral { .. } => "ephemeral",
         }
     }

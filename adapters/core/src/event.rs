@@ -41,6 +41,23 @@ pub enum InboundKind {
     Reaction(Reaction),
     /// A customer rated the help they got (CSAT, 1-5).
     CustomerRating(CustomerRating),
+    /// A customer edited or deleted a message they wrote earlier.
+    CustomerEdit(CustomerEdit),
+}
+
+/// A customer changed or deleted one of their messages (Discord lets them;
+/// the team should see the new version, or that it was withdrawn).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerEdit {
+    /// Who changed it, when the platform says (Discord does not for a
+    /// deletion).
+    pub customer: Option<CustomerIdentity>,
+    /// The platform's key for the conversation, as in [`CustomerMessage`].
+    pub conversation: String,
+    /// The platform's id of the message that changed.
+    pub platform_message_id: String,
+    /// The new text; `None` when deleted.
+    pub text: Option<String>,
 }
 
 /// A customer's satisfaction rating of their latest case.
@@ -69,6 +86,23 @@ pub struct CustomerMessage {
     /// Files the customer attached, as links.
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Set when the message was posted in a public support channel: the
+    /// conversation continues in a thread opened from it, and the
+    /// conversation key is that thread's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_thread: Option<ThreadStart>,
+}
+
+/// A thread to open from a customer's message before anything is said to
+/// them, so the conversation leaves the public channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadStart {
+    /// The channel the message was posted in.
+    pub channel: String,
+    /// The message to open the thread from.
+    pub message: String,
+    /// The thread's title.
+    pub name: String,
 }
 
 /// A customer as one platform knows them.

@@ -10,6 +10,8 @@
 pub mod adapter;
 /// Commands the engine asks a platform to carry out.
 pub mod command;
+/// What `handoff doctor` reports.
+pub mod doctor;
 /// Events a platform reports to the engine.
 pub mod event;
 /// In-memory rate limits (web chat messages and sessions, inbox sign-ins).
@@ -22,7 +24,8 @@ pub mod refs;
 pub use adapter::{Adapter, Delivered, Delivery, DeliveryError, InboundError};
 pub use command::{Content, OutboundCommand, Receipt};
 pub use event::{
-    AgentAction, AgentEdit, AgentReply, Attachment, CaseAction, CustomerIdentity, CustomerMessage,
-    CustomerRating, InboundEvent, InboundKind, PlatformUser, Reaction,
+    AgentAction, AgentEdit, AgentReply, Attachment, CaseAction, CustomerEdit, CustomerIdentity,
+    CustomerMessage, CustomerRating, InboundEvent, InboundKind, PlatformUser, Reaction,
+    ThreadStart,
 };
 pub use refs::{AgentId, CaseId, ConversationId, CustomerId, MessageId, MessageRef, Platform};

@@ -191,10 +191,12 @@ impl SlackAdapter {
             | OutboundCommand::PostInThread { thread: None, .. } => {
                 Err(ApiError::Unreachable("the card is not posted yet".into()))
             }
-            OutboundCommand::SendToCustomer { .. } => Err(ApiError::Refused {
-                code: "Slack is a team side; it has no customers to send to".into(),
-                needed: None,
-            }),
+            OutboundCommand::SendToCustomer { .. } | OutboundCommand::OpenThread { .. } => {
+                Err(ApiError::Refused {
+                    code: "Slack is a team side; it has no customers to send to".into(),
+                    needed: None,
+                })
+            }
         }
     }
 }

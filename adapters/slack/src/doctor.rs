@@ -19,45 +19,20 @@ pub const REQUIRED_SCOPES: [(&str, &str); 8] = [
     ("groups:read", "check the bot is in private channels"),
 ];
 
-/// One check's outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// Whether all is well.
-    pub ok: bool,
-    /// What was checked and found.
-    pub what: String,
-    /// What to do about it, when not ok.
-    pub fix: Option<String>,
-}
-
-fn good(what: String) -> Finding {
-    Finding {
-        ok: true,
-        what,
-        fix: None,
-    }
-}
-
-fn bad(what: String, fix: impl Into<String>) -> Finding {
-    Finding {
-        ok: false,
-        what,
-        fix: Some(fix.into()),
-    }
-}
+pub use handoff_core::doctor::Finding;
 
 /// Runs every check against the workspace; `channels` are the routes'
 /// Slack channels.
 pub async fn check(settings: &SlackSettings, api: &SlackApi, channels: &[String]) -> Vec<Finding> {
     let mut findings = Vec::new();
     match api.whoami().await {
-        Ok(me) => findings.push(good(format!(
+        Ok(me) => findings.push(Finding::good(format!(
             "The bot token works: @{} in {}.",
             me["user"].as_str().unwrap_or("?"),
             me["team"].as_str().unwrap_or("?")
         ))),
         Err(e) => {
-            findings.push(bad(
+            findings.push(Finding::bad(
                 format!("auth.test failed: {e}."),
                 "Set SLACK_BOT_TOKEN to the app's Bot User OAuth Token (OAuth & Permissions, starts with xoxb-).",
             ));
@@ -72,15 +47,15 @@ pub async fn check(settings: &SlackSettings, api: &SlackApi, channels: &[String]
                 .map(|(s, why)| format!("{s} ({why})"))
                 .collect();
             if missing.is_empty() {
-                good("The app has every scope handoff needs.".to_owned())
+                Finding::good("The app has every scope handoff needs.".to_owned())
             } else {
-                bad(
+                Finding::bad(
                     format!("The app lacks scopes: {}.", missing.join(", ")),
                     "Add them under OAuth & Permissions (or recreate the app from slack/manifest.yml), then reinstall the app to the workspace.",
                 )
             }
         }
-        Err(e) => bad(
+        Err(e) => Finding::bad(
             format!("Could not read the token's scopes: {e}."),
             "Check that Slack's API URL is reachable from this machine.",
         ),
@@ -93,18 +68,18 @@ pub async fn check(settings: &SlackSettings, api: &SlackApi, channels: &[String]
     }
     findings.push(
         match (&settings.signing_secret, &settings.app_token) {
-            (None, None) => bad(
+            (None, None) => Finding::bad(
                 "Neither SLACK_SIGNING_SECRET nor SLACK_APP_TOKEN is set: cards are posted, but no click, reaction or reply can reach handoff.".to_owned(),
                 "Set SLACK_SIGNING_SECRET (Basic Information > Signing Secret) for the Events API, or SLACK_APP_TOKEN (an app-level token with connections:write) for Socket Mode.",
             ),
             (_, Some(_)) => match api.socket_url().await {
-                Ok(_) => good("Socket Mode can connect (SLACK_APP_TOKEN works).".to_owned()),
-                Err(e) => bad(
+                Ok(_) => Finding::good("Socket Mode can connect (SLACK_APP_TOKEN works).".to_owned()),
+                Err(e) => Finding::bad(
                     format!("Socket Mode cannot connect: {e}."),
                     "Turn on Socket Mode for the app and set SLACK_APP_TOKEN to an app-level token with the connections:write scope.",
                 ),
             },
-            (Some(_), None) => good("SLACK_SIGNING_SECRET is set: Slack's requests to /slack/events and /slack/interactions are checked.".to_owned()),
+            (Some(_), None) => Finding::good("SLACK_SIGNING_SECRET is set: Slack's requests to /slack/events and /slack/interactions are checked.".to_owned()),
         },
     );
     findings
@@ -115,9 +90,9 @@ fn channel_finding(channel: &str, answer: Result<Value, ApiError>) -> Finding {
         Ok(info) => {
             let name = info["channel"]["name"].as_str().unwrap_or(channel);
             if info["channel"]["is_member"] == true {
-                good(format!("The bot is in #{name} ({channel})."))
+                Finding::good(format!("The bot is in #{name} ({channel})."))
             } else {
-                bad(
+                Finding::bad(
                     format!(
                         "The bot is not in #{name} ({channel}): cards for that route would fail."
                     ),
@@ -125,11 +100,11 @@ fn channel_finding(channel: &str, answer: Result<Value, ApiError>) -> Finding {
                 )
             }
         }
-        Err(ApiError::Refused { code, .. }) if code == "channel_not_found" => bad(
+        Err(ApiError::Refused { code, .. }) if code == "channel_not_found" => Finding::bad(
             format!("No channel {channel} is visible to the bot."),
             "Use the channel's ID (in Slack: channel name > About > Channel ID, like C0123ABCD) in the route's slack_channel; for a private channel, invite the bot first.",
         ),
-        Err(e) => bad(
+        Err(e) => Finding::bad(
             format!("Could not check channel {channel}: {e}."),
             "See the error above; `missing_scope` means the app needs channels:read and groups:read.",
         ),

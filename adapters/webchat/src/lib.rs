@@ -617,6 +617,7 @@ fn customer_event(session: &Session, id: &str, text: String, now: DateTime<Utc>)
             text,
             platform_message_id: Some(event_id),
             attachments: Vec::new(),
+            open_thread: None,
         }),
     }
 }
