@@ -164,6 +164,10 @@ pub struct CaseDetails {
     pub email: Option<String>,
     /// Whether the customer-side platform vouches for who they are.
     pub verified: bool,
+    /// The customer's handle on their platform (`@nelly` on Discord).
+    pub handle: Option<String>,
+    /// An https URL of the customer's picture, when their platform has one.
+    pub avatar: Option<String>,
     /// Where the customer writes (`webchat`, `discord`).
     pub source: Option<String>,
     /// Every trigger that fired, with what exactly fired.

@@ -1169,12 +1169,28 @@ mod tests {
             ("HANDOFF_OUTBOX__MAX_ATTEMPTS", "0", "outbox.max_attempts"),
             ("HANDOFF_OUTBOX__BATCH_SIZE", "0", "outbox.batch_size"),
             ("HANDOFF_OUTBOX__LEASE_SECS", "5", "outbox.lease_secs"),
+            ("HANDOFF_DISCORD__API_URL", "discord.com", "discord.api_url"),
+            (
+                "HANDOFF_DISCORD__CATCH_UP_DAYS",
+                "0",
+                "discord.catch_up_days",
+            ),
         ] {
             let err = Config::load(None, &env(&[(var, value)]))
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(&format!("`{key}`")), "{var}: {err}");
         }
+    }
+
+    #[test]
+    fn discord_ids_must_be_ids() {
+        let f = file("[discord]\nsupport_channels = [\"#general\"]\n");
+        let err = Config::load(Some(f.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`discord.support_channels`"), "{err}");
+        assert!(err.contains("Copy ID"), "{err}");
     }
 
     #[test]

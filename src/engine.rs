@@ -530,6 +530,18 @@ impl<S: Store> Engine<S> {
                 customer: customer_name.map(str::to_owned),
                 email: customer_email.map(str::to_owned),
                 verified: facts.metadata.get("verified") == Some(&serde_json::Value::Bool(true)),
+                handle: facts
+                    .metadata
+                    .get("discord_username")
+                    .and_then(|v| v.as_str())
+                    .map(|u| format!("@{u}")),
+                // Only an https address: the team side shows it as an image.
+                avatar: facts
+                    .metadata
+                    .get("avatar_url")
+                    .and_then(|v| v.as_str())
+                    .filter(|u| u.starts_with("https://"))
+                    .map(str::to_owned),
                 source: Some(facts.source.as_str().to_owned()),
                 escalations: decision
                     .escalations

@@ -68,6 +68,8 @@ pub fn card(case: &Case, names: &dyn AgentNames, transcript: Option<&str>) -> Co
             "customer": d.customer,
             "email": d.email,
             "verified": d.verified,
+            "handle": d.handle,
+            "avatar": d.avatar,
             "source": d.source,
             "urgency": case.urgency.as_str(),
             "reasons": d.escalations,

@@ -490,6 +490,89 @@ async fn doctor_says_what_to_fix_in_slack() {
     assert!(!stdout.contains("FIX"), "{stdout}");
 }
 
+/// `handoff doctor` and `handoff discord-invite` against a Discord double.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_and_invite_for_discord() {
+    use common::discord::{BOT_ID, Discord, TOKEN, perm};
+    let discord = Discord::start().await;
+    let support = discord.text_channel("support");
+    let open = discord.text_channel("open-help");
+    discord.deny(
+        &support,
+        perm::CREATE_PUBLIC_THREADS | perm::READ_MESSAGE_HISTORY,
+    );
+    discord.set_message_content_intent(false);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("handoff.toml"),
+        format!(
+            "[discord]\napi_url = \"{}\"\nsupport_channels = [\"{support}\", \"{open}\", \"42\"]\n",
+            discord.url()
+        ),
+    )
+    .unwrap();
+    let path = dir.path().to_owned();
+    let cli = move |args: &'static [&'static str], token: Option<&'static str>| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = handoff(&path);
+            cmd.args(args);
+            match token {
+                Some(t) => cmd.env("DISCORD_TOKEN", t),
+                None => cmd.env_remove("DISCORD_TOKEN"),
+            };
+            run(&mut cmd)
+        })
+    };
+    let (out, stdout, _) = cli(&["doctor"], Some(TOKEN)).await.unwrap();
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("ok  The Discord token works"), "{stdout}");
+    assert!(
+        stdout.contains("FIX The Message Content intent is off"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "FIX In #support ({support}) the bot lacks READ_MESSAGE_HISTORY, CREATE_PUBLIC_THREADS"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok  The bot has every permission it needs in #open-help"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FIX Support channel 42 cannot be seen"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(TOKEN));
+
+    let (out, stdout, _) = cli(&["doctor"], Some("wrong-token")).await.unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("FIX The Discord token does not work"),
+        "{stdout}"
+    );
+
+    let (out, stdout, _) = cli(&["discord-invite"], Some(TOKEN)).await.unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.trim(),
+        format!(
+            "https://discord.com/oauth2/authorize?client_id={BOT_ID}&scope=bot&permissions={}",
+            handoff_discord::permissions::NEEDED
+        )
+    );
+    let (out, _, stderr) = cli(&["discord-invite"], None).await.unwrap();
+    assert!(!out.status.success());
+    assert!(stderr.contains("--application-id"), "{stderr}");
+    let (out, stdout, _) = cli(&["discord-invite", "--application-id", "123"], None)
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    assert!(stdout.contains("client_id=123&"), "{stdout}");
+}
+
 #[test]
 fn slack_manifest_names_this_handoffs_address() {
     let dir = tempfile::tempdir().unwrap();

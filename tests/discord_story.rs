@@ -13,7 +13,9 @@ mod common;
 use common::discord::{Discord, TOKEN, User, wait_for};
 use common::story::{Agent, Running, team_config};
 
-use handoff::config::{Config, Secret};
+use common::slack::{self as slack_double, SIGNING_SECRET, SlackDouble};
+use handoff::config::{AgentConfig, Config, Secret};
+use handoff::routing::Route;
 use handoff::store::Store;
 use handoff_core::Platform;
 use serde_json::{Value, json};
@@ -23,6 +25,7 @@ on_both_backends!(
     a_support_channel_post_moves_into_its_own_thread,
     messages_sent_while_down_are_caught_up_in_order_once,
     closed_dms_and_rate_limits_are_handled,
+    slack_agents_answer_discord_customers,
 );
 
 fn discord_config(discord: &Discord, support: &[&str]) -> Config {
@@ -382,5 +385,173 @@ async fn closed_dms_and_rate_limits_are_handled<S: Store>(store: S) {
         .unwrap();
     assert_ne!(line["delivered"], true, "{line}");
     assert_eq!(discord.bot_messages(&dm).len(), 2);
+    app.stop().await;
+}
+
+const SLACK_CHANNEL: &str = "CSUPPORT";
+
+/// Every mrkdwn text of a Slack message, joined: what Slack parses.
+fn slack_texts(m: &Value) -> String {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if o.get("type").and_then(Value::as_str) == Some("mrkdwn")
+                    && let Some(t) = o.get("text").and_then(Value::as_str)
+                {
+                    out.push(t.to_owned());
+                }
+                o.values().for_each(|x| walk(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(m, &mut out);
+    out.join("\n")
+}
+
+/// A thread reply by Alice under the card, posted to handoff signed.
+async fn alice_says(slack: &SlackDouble, base: &str, card_ts: &str, ts: &str, text: &str) {
+    slack.add_message(SLACK_CHANNEL, ts, Some(card_ts), "UALICE", text);
+    let e = slack_double::event_callback(
+        &format!("Ev{}", ts.replace('.', "")),
+        slack_double::thread_reply(SLACK_CHANNEL, card_ts, ts, "UALICE", text),
+    );
+    let r = slack_double::post_event(base, SIGNING_SECRET, &e, None).await;
+    assert_eq!(r.status(), 200);
+}
+
+async fn slack_agents_answer_discord_customers<S: Store>(store: S) {
+    let discord = Discord::start().await;
+    let slack = SlackDouble::start().await;
+    slack.add_user("UALICE", "Alice Liddell", "Alice Liddell");
+    slack.set_channel(SLACK_CHANNEL, "support", true);
+    let mut config = discord_config(&discord, &[]);
+    config.agents = vec![AgentConfig {
+        id: "alice".into(),
+        name: String::new(),
+        slack_user: Some("UALICE".into()),
+        teams_user: None,
+        inbox_login: None,
+        password_hash: None,
+    }];
+    config.routing.routes = vec![Route {
+        name: "support".into(),
+        slack_channel: Some(SLACK_CHANNEL.into()),
+        teams_channel: None,
+        slack_mention: None,
+        teams_mention: None,
+        mention_from: None,
+        when: Default::default(),
+    }];
+    config.slack.api_url = slack.api_url();
+    config.secrets.slack_bot_token = Some(Secret::new(slack_double::BOT_TOKEN));
+    config.secrets.slack_signing_secret = Some(Secret::new(SIGNING_SECRET));
+    let app = common::story::serve(store, config).await;
+    discord.until_ready().await;
+    let nelly = discord.user("Nelly");
+    let dm = discord.dm_channel(&nelly);
+    discord.say(&dm, &nelly, "let me talk to a human, I was charged twice");
+
+    // The card says who the customer is on Discord, picture included.
+    let (card_ts, case, card) = common::story::eventually("the card in Slack", || async {
+        let m = slack.messages().into_iter().find(|m| {
+            m["channel"] == SLACK_CHANNEL && m.get("thread_ts").is_none_or(Value::is_null)
+        })?;
+        let case = m["blocks"]
+            .as_array()?
+            .iter()
+            .find_map(|b| b["block_id"].as_str()?.strip_prefix("handoff:"))?
+            .to_owned();
+        Some((m["ts"].as_str()?.to_owned(), case, m))
+    })
+    .await;
+    let text = slack_texts(&card);
+    assert!(
+        text.contains(&format!("*Nelly* (@{}) on discord", nelly.username)),
+        "{text}"
+    );
+    assert!(
+        card["blocks"][1]["accessory"]["image_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://cdn.discordapp.com/")
+    );
+
+    let mut claim = slack_double::block_action(
+        "UALICE",
+        "UALICE",
+        SLACK_CHANNEL,
+        &card_ts,
+        "handoff.claim",
+        &case,
+    );
+    claim["actions"][0]["block_id"] = json!(format!("handoff:{case}"));
+    let r = slack_double::post_interaction(&app.base, SIGNING_SECRET, &claim).await;
+    assert_eq!(r.status(), 200);
+    bot_messages(&discord, &dm, 2).await;
+
+    // Slack emphasis becomes Discord's; a Slack link shows where it goes.
+    let reply_ts = "1700000600.000100";
+    alice_says(
+        &slack,
+        &app.base,
+        &card_ts,
+        reply_ts,
+        "*Good news*: the refund is ~pending~ sent, see <https://help.example.com/r|here>",
+    )
+    .await;
+    let said = bot_messages(&discord, &dm, 3).await;
+    assert_eq!(
+        content(&said[2]),
+        "**Alice Liddell:** **Good news**: the refund is ~~pending~~ sent, see here (https://help.example.com/r)"
+    );
+    common::story::eventually("the delivery receipt", || async {
+        slack
+            .reactions_on(SLACK_CHANNEL, reply_ts)
+            .contains(&"incoming_envelope".to_owned())
+            .then_some(())
+    })
+    .await;
+
+    // Closed DMs: the agent's message is marked, the thread explains, and
+    // the card says the customer cannot be reached.
+    discord.close_dms(&nelly);
+    let lost_ts = "1700000600.000200";
+    alice_says(&slack, &app.base, &card_ts, lost_ts, "Anything else?").await;
+    common::story::eventually("the failure receipt", || async {
+        slack
+            .reactions_on(SLACK_CHANNEL, lost_ts)
+            .contains(&"warning".to_owned())
+            .then_some(())
+    })
+    .await;
+    let note = slack
+        .wait_for("chat.postMessage", |c| {
+            c.args["thread_ts"] == card_ts.as_str()
+                && c.args["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("did not reach the customer")
+        })
+        .await;
+    assert!(
+        note.args["text"]
+            .as_str()
+            .unwrap()
+            .contains("closed their DMs"),
+        "{:?}",
+        note.args
+    );
+    common::story::eventually("the card to say so", || async {
+        let m = slack.message(SLACK_CHANNEL, &card_ts)?;
+        slack_texts(&m)
+            .contains("Messages are not reaching the customer")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(discord.bot_messages(&dm).len(), 3);
+    assert_no_pings(&discord);
     app.stop().await;
 }

@@ -188,6 +188,8 @@ fn view(rich: &Value, settings: &SlackSettings) -> Value {
         "source": s("source").unwrap_or_else(|| "chat".to_owned()),
         "email": s("email"),
         "verified": rich["verified"].as_bool().unwrap_or(false),
+        "handle": s("handle"),
+        "avatar": s("avatar").filter(|u| u.starts_with("https://")),
         "owner": person(s("owner"), s("owner_name")),
         "took": took,
         "opened_unix": opened.map(|t| t.timestamp()),
@@ -479,6 +481,26 @@ mod tests {
             "Slack refuses null members"
         );
         assert!(!m.text.contains("<@U1>"));
+    }
+
+    #[test]
+    fn a_discord_customer_shows_their_handle_and_picture() {
+        let mut rich = open_case();
+        rich["source"] = json!("discord");
+        rich["handle"] = json!("@nelly_<!here>");
+        rich["avatar"] = json!("https://cdn.discordapp.com/avatars/1/a.png");
+        let blocks = card(rich.clone()).blocks.unwrap();
+        let who = &blocks[1];
+        assert_eq!(who["accessory"]["type"], "image");
+        assert_eq!(
+            who["accessory"]["image_url"],
+            "https://cdn.discordapp.com/avatars/1/a.png"
+        );
+        let text = who["text"]["text"].as_str().unwrap();
+        assert!(text.contains("(@nelly_&lt;!here&gt;) on discord"), "{text}");
+        // Only https pictures are shown.
+        rich["avatar"] = json!("javascript:alert(1)");
+        assert!(card(rich).blocks.unwrap()[1].get("accessory").is_none());
     }
 
     #[test]
