@@ -1359,48 +1359,74 @@ impl<S: Store> Engine<S> {
 #[async_trait::async_trait]
 impl<S: Store> crate::outbox::Unreachable for Engine<S> {
     async fn customer_unreachable(&self, item: &crate::store::OutboxItem, reason: &str) {
-        let Some(case_id) = item.case else { return };
-        let case = match self.store.case(case_id).await {
-            Ok(Some(case)) => case,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(case_id = %case_id, error = %e, "Could not mark the card: the customer is unreachable.");
-                return;
+        // A receipt already explained it under the agent's message.
+        let note = (!matches!(
+            &item.command,
+            OutboundCommand::SendToCustomer {
+                receipt: Some(_),
+                ..
             }
+        ))
+        .then(|| {
+            Content::text(format!(
+                "A message did not reach the customer and will not be retried: {reason}"
+            ))
+        });
+        if let Err(e) = self.refresh_card(item, "unreachable", note).await {
+            tracing::error!(case_id = ?item.case, error = %e, "Could not mark the card: the customer is unreachable.");
+        }
+    }
+
+    async fn customer_reached(&self, item: &crate::store::OutboxItem) {
+        let Some(case) = item.case else { return };
+        let refreshed = match self.store.clear_delivery_error(case).await {
+            Ok(true) => self.refresh_card(item, "reached", None).await,
+            Ok(false) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = refreshed {
+            tracing::error!(case_id = %case, error = %e, "Could not clear the card's delivery problem.");
+        }
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// Re-renders the card of `item`'s case as the case is now (its
+    /// delivery problem set or cleared), with `note`, if any, in its thread.
+    async fn refresh_card(
+        &self,
+        item: &crate::store::OutboxItem,
+        why: &str,
+        note: Option<Content>,
+    ) -> Result<(), EngineError> {
+        let Some(case) = item.case else {
+            return Ok(());
+        };
+        let Some(case) = self.store.case(case).await? else {
+            return Ok(());
         };
         let link = self.link(case.id);
         let mut out = vec![NewOutbox {
             platform: route_platform(&case),
             ordering_key: card_order_key(&case),
             case: Some(case.id),
-            idempotency_key: format!("outbox:{}:unreachable:card", item.id),
+            idempotency_key: format!("outbox:{}:{why}:card", item.id),
             command: OutboundCommand::UpdateCard {
                 case: case.id,
                 card: case.card.clone(),
                 content: render::card(&case, &self.agents, link.as_deref()),
             },
         }];
-        if !matches!(
-            &item.command,
-            OutboundCommand::SendToCustomer {
-                receipt: Some(_),
-                ..
-            }
-        ) {
+        if let Some(note) = note {
             out.push(team_note(
                 &case,
-                format!("outbox:{}:unreachable:note", item.id),
-                Content::text(format!(
-                    "A message did not reach the customer and will not be retried: {reason}"
-                )),
+                format!("outbox:{}:{why}:note", item.id),
+                note,
             ));
         }
-        match self.store.enqueue(&out, self.clock.now()).await {
-            Ok(()) => self.outbox_wake.notify_one(),
-            Err(e) => {
-                tracing::error!(case_id = %case.id, error = %e, "Could not mark the card: the customer is unreachable.");
-            }
-        }
+        self.store.enqueue(&out, self.clock.now()).await?;
+        self.outbox_wake.notify_one();
+        Ok(())
     }
 }
 

@@ -245,11 +245,15 @@ impl std::fmt::Debug for UnreachableHook {
 
 /// Told when a message to a customer of a case is given up (DMs closed,
 /// the bot blocked), so the case's card can say the customer cannot be
-/// reached. The worker cannot render cards; the engine can.
+/// reached, and when one arrives again, so it stops saying so. The worker
+/// cannot render cards; the engine can.
 #[async_trait::async_trait]
 pub trait Unreachable: Send + Sync {
     /// `item` was marked dead for `reason`.
     async fn customer_unreachable(&self, item: &OutboxItem, reason: &str);
+
+    /// `item` reached the customer.
+    async fn customer_reached(&self, item: &OutboxItem);
 }
 
 impl<S: Store> OutboxWorker<S> {
@@ -373,6 +377,11 @@ impl<S: Store> OutboxWorker<S> {
                         self.clock.now(),
                     )
                     .await?;
+                if let (Some(hook), OutboundCommand::SendToCustomer { .. }, Some(_)) =
+                    (&self.unreachable, &item.command, item.case)
+                {
+                    hook.0.customer_reached(item).await;
+                }
                 self.metrics
                     .delivery(item.platform, DeliveryOutcome::Delivered);
                 tracing::debug!("Delivered.");

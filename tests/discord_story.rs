@@ -253,6 +253,25 @@ async fn a_support_channel_post_moves_into_its_own_thread<S: Store>(store: S) {
     );
     bot_messages(&discord, &topic, 1).await;
     alice.cards_when(|c| c.len() == 2).await;
+    // A bystander cannot rate someone else's conversation.
+    act(&alice, &case, "resolve").await;
+    let csat = wait_for("the CSAT question in the thread", || {
+        discord
+            .bot_messages(&post)
+            .into_iter()
+            .find(|m| m["components"].as_array().is_some_and(|c| !c.is_empty()))
+    })
+    .await;
+    let click = discord.click(&post, csat["id"].as_str().unwrap(), &ada, "csat:1");
+    let (_, answer) = wait_for("the bystander's click to be answered", || {
+        discord
+            .interaction_responses()
+            .into_iter()
+            .find(|(id, _)| *id == click)
+    })
+    .await;
+    assert_eq!(answer["type"], 4);
+    assert_eq!(answer["data"]["flags"], 64, "only the bystander sees it");
     assert!(discord.bot_messages(&general).is_empty());
     assert!(
         !discord
@@ -260,6 +279,19 @@ async fn a_support_channel_post_moves_into_its_own_thread<S: Store>(store: S) {
             .iter()
             .any(|c| c.path.contains(&format!("/channels/{general}/messages/")))
     );
+
+    // Discord briefly failing to open a thread is retried, not announced.
+    discord.fail_next("/threads", 502, 0, "Bad Gateway");
+    let retried = discord.say(&support, &ada, "Can I talk to a person about my invoice?");
+    wait_for("the retried thread", || {
+        discord
+            .threads()
+            .into_iter()
+            .find(|t| t["id"] == retried.as_str())
+    })
+    .await;
+    bot_messages(&discord, &retried, 1).await;
+    assert!(discord.bot_messages(&support).is_empty());
 
     // When Discord refuses the thread, the customer is told where to go.
     discord.fail_next(
@@ -324,22 +356,43 @@ async fn messages_sent_while_down_are_caught_up_in_order_once<S: Store>(store: S
     let got = until_stored(&store, &dm, 4).await;
     assert_eq!(got, ["hello there", "one", "two", "three"]);
 
-    // A dropped connection: serenity resumes, and the catch-up after it
-    // stores nothing twice.
-    discord.drop_connection();
+    // A gateway outage past what a resume replays: the messages are only in
+    // history, and the fresh session after it reads them.
+    discord.lose_events(true);
     discord.say(&dm, &nelly, "four");
-    discord.until_ready().await;
-    let got = until_stored(&store, &dm, 5).await;
-    assert_eq!(got, ["hello there", "one", "two", "three", "four"]);
-    // And a reconnect asked by Discord.
-    discord.reconnect();
-    discord.until_ready().await;
     discord.say(&dm, &nelly, "five");
+    discord.lose_events(false);
+    let identified = discord.identifies();
+    discord.invalidate();
+    discord.until_ready().await;
     let got = until_stored(&store, &dm, 6).await;
     assert_eq!(got, ["hello there", "one", "two", "three", "four", "five"]);
+    assert_eq!(discord.identifies(), identified + 1, "a fresh session");
+    // A dropped connection: serenity resumes, the double replays what was
+    // missed, and the catch-up after the resume stores nothing twice.
+    discord.drop_connection();
+    discord.say(&dm, &nelly, "six");
+    discord.until_ready().await;
+    discord.reconnect();
+    discord.until_ready().await;
+    discord.say(&dm, &nelly, "seven");
+    let got = until_stored(&store, &dm, 8).await;
+    assert_eq!(
+        got,
+        [
+            "hello there",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven"
+        ]
+    );
+    assert!(discord.resumes() >= 2);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(stored(&store, &dm).await.len(), 6, "nothing stored twice");
-    assert!(discord.identifies() >= 2);
+    assert_eq!(stored(&store, &dm).await.len(), 8, "nothing stored twice");
     app.stop().await;
 }
 
@@ -384,7 +437,13 @@ async fn closed_dms_and_rate_limits_are_handled<S: Store>(store: S) {
         .find(|x| x["text"] == "Refund is on its way.")
         .unwrap();
     assert_ne!(line["delivered"], true, "{line}");
-    assert_eq!(discord.bot_messages(&dm).len(), 2);
+
+    // Open again: the next reply arrives and the card stops warning.
+    discord.reopen_dms(&nelly);
+    reply(&alice, &case, "Sorry, let me try again.").await;
+    bot_messages(&discord, &dm, 3).await;
+    the_card(&alice, |c| c["delivery_error"].is_null()).await;
+    assert_eq!(discord.bot_messages(&dm).len(), 3);
     app.stop().await;
 }
 

@@ -596,6 +596,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         case: CaseId,
     ) -> impl Future<Output = Result<Vec<OutboxRecord>, StoreError>> + Send;
 
+    /// Forgets a case's delivery problem (a message reached the customer
+    /// since); true when there was one.
+    fn clear_delivery_error(
+        &self,
+        case: CaseId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// One conversation by the platform's key for it.
     fn conversation_by_ref(
         &self,

@@ -915,6 +915,16 @@ macro_rules! impl_sql_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
+            async fn clear_delivery_error(&self, case: CaseId) -> Result<bool, StoreError> {
+                let cleared = sqlx::query(
+                    "UPDATE cases SET last_delivery_error = NULL WHERE id = $1 AND last_delivery_error IS NOT NULL",
+                )
+                .bind(case.0)
+                .execute(&self.writer)
+                .await?;
+                Ok(cleared.rows_affected() > 0)
+            }
+
             async fn conversation_by_ref(&self, platform: Platform, external_ref: &str) -> Result<Option<Conversation>, StoreError> {
                 let row: Option<$crate::store::sql::ConversationRow> = sqlx::query_as(
                     "SELECT id, customer_id, platform, external_ref, created_at, last_message_at FROM conversations \

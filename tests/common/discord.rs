@@ -346,6 +346,18 @@ impl Discord {
         self.state().gateway.heartbeat_interval = ms;
     }
 
+    /// `user` opens their DMs to the bot again.
+    pub fn reopen_dms(&self, user: &User) {
+        self.state().closed_dms.remove(&user.id);
+    }
+
+    /// While `on`, what customers do is kept in the channels' history but
+    /// never dispatched: a gateway outage longer than Discord keeps a
+    /// session resumable. Only reading history finds those messages.
+    pub fn lose_events(&self, on: bool) {
+        self.state().losing_events = on;
+    }
+
     // ----- scripted failures -----
 
     /// The next REST request whose path contains `path_contains` gets a
@@ -575,6 +587,8 @@ struct World {
     /// channel id -> messages, oldest first.
     messages: HashMap<String, Vec<Stored>>,
     closed_dms: HashSet<String>,
+    /// While set, events are kept in history but never reach the bot.
+    losing_events: bool,
     message_content_intent: bool,
     scripts: Vec<Script>,
     calls: Vec<Call>,
@@ -639,6 +653,7 @@ impl World {
             channels: Vec::new(),
             messages: HashMap::new(),
             closed_dms: HashSet::new(),
+            losing_events: false,
             message_content_intent: true,
             scripts: Vec::new(),
             calls: Vec::new(),
@@ -1247,6 +1262,9 @@ impl World {
     /// Sends a dispatch to the current session (buffering it while the
     /// session is disconnected but resumable), if its intents want it.
     fn dispatch(&mut self, event: &str, mut data: Value) {
+        if self.losing_events {
+            return;
+        }
         let Some(session) = &self.gateway.session else {
             return;
         };

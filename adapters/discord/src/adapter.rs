@@ -89,9 +89,11 @@ impl DiscordAdapter {
         let Err(e) = self.api.open_thread(channel, message, name).await else {
             return Ok(());
         };
-        if matches!(
-            e,
-            ApiError::RateLimited { .. } | ApiError::Unreachable { .. }
+        // Only a refusal retrying cannot fix is worth troubling the
+        // customer with; the outbox retries the rest.
+        if !matches!(
+            DeliveryError::from(e.clone()),
+            DeliveryError::Permanent { .. }
         ) {
             return Err(e);
         }
@@ -104,7 +106,7 @@ impl DiscordAdapter {
         // arrive: say so under their post, once (the nonce).
         let body = json!({
             "content": markdown::escape(&format!(
-                "Sorry, we could not open a private thread for this conversation ({}). \
+                "Sorry, we could not open a thread for this conversation ({}). \
                  Please send us a direct message instead.",
                 refusal(&e)
             )),

@@ -83,7 +83,10 @@ impl From<ApiError> for DeliveryError {
                          blocked the bot (Discord error 50007)"
                     .to_owned(),
             },
-            ApiError::Refused { status, .. } if *status >= 500 || *status == 408 => {
+            // 401: the token was revoked or rotated. Nothing is wrong with
+            // the message; it can go once the token is fixed (the error log
+            // says so on every attempt until then).
+            ApiError::Refused { status, .. } if *status >= 500 || matches!(*status, 401 | 408) => {
                 DeliveryError::Transient {
                     reason: e.to_string(),
                     retry_after: None,
@@ -249,6 +252,26 @@ impl DiscordApi {
         self.post(&format!("/interactions/{id}/{token}/callback"), body)
             .await
             .map(|_| ())
+            .map_err(|e| match e {
+                // The token answers for the bot for 15 minutes: keep it out
+                // of errors and logs.
+                ApiError::Refused {
+                    status,
+                    code,
+                    message,
+                    ..
+                } => ApiError::Refused {
+                    what: format!("POST /interactions/{id}/…/callback"),
+                    status,
+                    code,
+                    message,
+                },
+                ApiError::Unreachable { .. } => ApiError::Unreachable {
+                    what: format!("POST /interactions/{id}/…/callback"),
+                    reason: "no answer".into(),
+                },
+                other => other,
+            })
     }
 }
 
@@ -281,6 +304,7 @@ fn answer(
         let secs = json["retry_after"]
             .as_f64()
             .or(retry_header)
+            .filter(|s| s.is_finite())
             .unwrap_or(1.0)
             .clamp(0.0, 3600.0);
         return Err(ApiError::RateLimited {
@@ -352,8 +376,16 @@ mod tests {
     }
 
     #[test]
-    fn server_errors_pass() {
+    fn server_errors_and_a_revoked_token_pass() {
         assert!(matches!(refused(502, 0), DeliveryError::Transient { .. }));
+        assert!(matches!(refused(401, 0), DeliveryError::Transient { .. }));
+        let nan = answer("GET /y".into(), 429, Some(f64::NAN), Value::Null).unwrap_err();
+        assert_eq!(
+            nan,
+            ApiError::RateLimited {
+                retry_after: Duration::from_secs(1)
+            }
+        );
         assert_eq!(
             answer("GET /z".into(), 200, None, json!([1])).unwrap(),
             json!([1])

@@ -3,11 +3,14 @@
 //!
 //! serenity runs each event handler in its own task, so two messages sent
 //! a moment apart can reach the handlers in either order. Handlers only
-//! queue what arrived; one worker drains the queue, puts each batch in
-//! Discord's order (snowflakes grow with time) and stores the events one
-//! by one. The catch-up runs on the same worker, so history read after a
-//! reconnect is stored before what arrives live, and duplicates between
-//! the two are dropped by the store's event-id dedupe.
+//! queue what arrived; one worker holds each item for a moment after it
+//! arrives, then releases it together with everything queued that sorts
+//! before it, in Discord's order (snowflakes grow with time), and stores
+//! the events one by one. The catch-up runs on the same worker, so history
+//! read after a reconnect is stored before what arrives live, and
+//! duplicates between the two are dropped by the store's event-id dedupe.
+//! A store that is down holds the worker (and so keeps the order) until
+//! it answers again.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,9 +43,12 @@ pub fn intents() -> GatewayIntents {
         | GatewayIntents::MESSAGE_CONTENT
 }
 
-/// How long the worker lets a burst of handler tasks land before ordering
-/// it.
+/// How long the worker holds an item for handler tasks started before it
+/// to land.
 const SETTLE: Duration = Duration::from_millis(20);
+/// Caches of channels and roles are cleared past this many entries (they
+/// are refilled as needed), so a busy server cannot grow them forever.
+const CACHE_LIMIT: usize = 50_000;
 /// At most this many support-channel posts are read back per channel.
 const CHANNEL_CATCH_UP: u8 = 50;
 /// At most this many recent conversations are caught up.
@@ -68,7 +74,7 @@ enum Work {
 impl Work {
     /// Catch-ups and channel news first, then messages in Discord's order,
     /// a message before its own edits and deletion.
-    fn order(&self) -> (u8, u64, u8) {
+    fn order(&self) -> Order {
         match self {
             Work::CatchUp | Work::Guild(_) | Work::Thread(_) => (0, 0, 0),
             Work::Message(m) => (1, m.id.get(), 0),
@@ -77,6 +83,9 @@ impl Work {
         }
     }
 }
+
+/// Where an item goes in the worker's order.
+type Order = (u8, u64, u8);
 
 /// Discord's side of handoff: the gateway client and the catch-up.
 #[derive(Debug)]
@@ -87,6 +96,8 @@ pub struct Discord<B> {
     routing: Mutex<Routing>,
     /// Guild channels known not to be support threads (saves asking again).
     elsewhere: Mutex<HashSet<String>>,
+    /// The servers the bot is in, as they arrived.
+    guilds: Mutex<HashSet<String>>,
     /// Missing permissions already logged.
     reported: Mutex<HashSet<(String, &'static str)>>,
     /// Whether the missing-content warning was logged.
@@ -109,6 +120,7 @@ impl<B: DiscordBackend> Discord<B> {
             settings,
             routing: Mutex::new(routing),
             elsewhere: Mutex::new(HashSet::new()),
+            guilds: Mutex::new(HashSet::new()),
             reported: Mutex::new(HashSet::new()),
             warned_content: Mutex::new(false),
             shutdown: CancellationToken::new(),
@@ -174,17 +186,40 @@ impl<B: DiscordBackend> Discord<B> {
         tracing::info!("Discord gateway stopped.");
     }
 
-    /// Takes queued work in Discord's order, one batch at a time.
+    /// Takes queued work in Discord's order: each item waits [`SETTLE`]
+    /// after it arrived, then goes with everything queued that sorts
+    /// before it.
     async fn work(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Work>) {
-        while let Some(first) = rx.recv().await {
-            tokio::time::sleep(SETTLE).await;
-            let mut batch = vec![first];
-            while let Ok(more) = rx.try_recv() {
-                batch.push(more);
-            }
-            batch.sort_by_key(Work::order);
-            for work in batch {
-                self.handle(work).await;
+        let mut held: Vec<(tokio::time::Instant, Work)> = Vec::new();
+        loop {
+            // Far enough to mean "nothing held".
+            let next_due = held
+                .iter()
+                .map(|(at, _)| *at + SETTLE)
+                .min()
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            let arrived = tokio::select! {
+                w = rx.recv() => w,
+                // serenity's tasks may keep a sender alive past shutdown.
+                () = self.shutdown.cancelled() => None,
+                () = tokio::time::sleep_until(next_due) => {
+                    let now = tokio::time::Instant::now();
+                    for work in release(&mut held, now) {
+                        self.handle(work).await;
+                    }
+                    continue;
+                }
+            };
+            match arrived {
+                Some(work) => held.push((tokio::time::Instant::now(), work)),
+                None => {
+                    // Shutting down: what is held still goes, in order.
+                    held.sort_by_key(|(_, w)| w.order());
+                    for (_, work) in held {
+                        self.handle(work).await;
+                    }
+                    return;
+                }
             }
         }
     }
@@ -195,9 +230,11 @@ impl<B: DiscordBackend> Discord<B> {
             Work::CatchUp => self.catch_up().await,
             Work::Guild(guild) => self.catch_up_guild(&guild).await,
             Work::Thread(t) => {
-                if let Some(parent) = t.parent_id {
-                    self.routing()
-                        .add_thread(&t.id.to_string(), &parent.to_string());
+                let id = t.id.to_string();
+                let parent = t.parent_id.map(|p| p.to_string()).unwrap_or_default();
+                let owner = t.owner_id.map(|o| o.to_string());
+                if !self.routing().add_thread(&id, &parent, owner) {
+                    self.not_support(&id);
                 }
             }
             Work::Message(m) => {
@@ -205,8 +242,10 @@ impl<B: DiscordBackend> Discord<B> {
                     self.learn_channel(&m.channel_id.to_string()).await;
                     self.warn_if_content_withheld(&m);
                 }
+                self.learn_roles(&m).await;
                 let event = inbound::message(&m, &self.routing(), now);
                 if let Some(event) = event {
+                    self.remember_opened_thread(&event, &m);
                     self.store(&event).await;
                 }
             }
@@ -238,23 +277,121 @@ impl<B: DiscordBackend> Discord<B> {
         }
     }
 
-    /// Stores an event, trying a few times; what still fails is read again
-    /// from the channel's history at the next catch-up.
+    /// Stores an event, trying until the store answers (or shutdown): an
+    /// event given up here would be lost, since the catch-up resumes after
+    /// the last message stored. Waiting also keeps later events behind it.
     async fn store(&self, event: &InboundEvent) {
         let mut wait = Duration::from_millis(200);
-        for attempt in 1..=5 {
+        loop {
             match self.backend.ingest(event).await {
                 Ok(()) => return,
-                Err(e) if attempt < 5 => {
-                    tracing::warn!(event_id = %event.event_id, attempt, error = %e, "Storing a Discord event failed; trying again.");
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
                 Err(e) => {
-                    tracing::error!(event_id = %event.event_id, error = %e, "Storing a Discord event failed; it will be read again at the next catch-up.");
+                    tracing::error!(event_id = %event.event_id, error = %e, retry_in = ?wait, "Storing a Discord event failed; trying again.");
                 }
             }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.shutdown.cancelled() => {
+                    tracing::error!(event_id = %event.event_id, "Stopping with a Discord event unstored; the next start reads it from history if it is in a known conversation.");
+                    return;
+                }
+            }
+            wait = (wait * 2).min(Duration::from_secs(30));
         }
+    }
+
+    /// A REST call made on the gateway's side (not through the outbox),
+    /// retried while Discord asks us to wait or is briefly unavailable.
+    async fn patiently<T, F, Fut>(&self, what: &str, call: F) -> Result<T, ApiError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let e = match call().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let wait = match handoff_core::DeliveryError::from(e.clone()) {
+                handoff_core::DeliveryError::RateLimited { retry_after } if attempt <= 20 => {
+                    retry_after
+                }
+                handoff_core::DeliveryError::Transient { .. } if attempt <= 5 => {
+                    Duration::from_millis(250 << attempt)
+                }
+                _ => return Err(e),
+            };
+            tracing::debug!(what, attempt, wait = ?wait, error = %e, "Discord asked to wait; trying again.");
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.shutdown.cancelled() => return Err(e),
+            }
+        }
+    }
+
+    fn not_support(&self, channel: &str) {
+        let mut elsewhere = self
+            .elsewhere
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if elsewhere.len() >= CACHE_LIMIT {
+            elsewhere.clear();
+        }
+        elsewhere.insert(channel.to_owned());
+    }
+
+    /// A post in a support channel is the start (and owner) of the thread
+    /// opened from it: later messages there belong to its conversation.
+    fn remember_opened_thread(&self, event: &InboundEvent, m: &Message) {
+        if let handoff_core::InboundKind::CustomerMessage(c) = &event.kind
+            && let Some(t) = &c.open_thread
+        {
+            self.routing()
+                .add_thread(&t.message, &t.channel, Some(m.author.id.to_string()));
+        }
+    }
+
+    /// Keeps the author's roles when the message carries them; otherwise,
+    /// when roles can make someone VIP, asks each server once.
+    async fn learn_roles(&self, m: &Message) {
+        let user = m.author.id.to_string();
+        if let Some(member) = &m.member {
+            let roles = member.roles.iter().map(ToString::to_string).collect();
+            let mut routing = self.routing();
+            if routing.roles.len() >= CACHE_LIMIT {
+                routing.roles.clear();
+            }
+            routing.roles.insert(user, roles);
+            return;
+        }
+        let guilds: Vec<String> = {
+            let routing = self.routing();
+            if routing.vip_roles.is_empty() || m.author.bot || routing.roles.contains_key(&user) {
+                return;
+            }
+            self.guilds
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned()
+                .collect()
+        };
+        let mut roles = Vec::new();
+        for guild in guilds {
+            let path = format!("/guilds/{guild}/members/{user}");
+            if let Ok(member) = self.patiently(&path, || self.api.get(&path)).await {
+                roles.extend(
+                    member["roles"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r.as_str().map(ToOwned::to_owned)),
+                );
+            }
+        }
+        self.routing().roles.insert(user, roles);
     }
 
     /// Finds out once whether a guild channel handoff has not seen is a
@@ -275,19 +412,18 @@ impl<B: DiscordBackend> Discord<B> {
         {
             return;
         }
-        match self.api.get(&format!("/channels/{channel}")).await {
+        let path = format!("/channels/{channel}");
+        match self.patiently(&path, || self.api.get(&path)).await {
             Ok(c) => {
                 let parent = c["parent_id"].as_str().unwrap_or_default();
-                let mut routing = self.routing();
-                routing.add_thread(channel, parent);
-                if !routing.threads.contains_key(channel) {
-                    self.elsewhere
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(channel.to_owned());
+                let owner = c["owner_id"].as_str().map(ToOwned::to_owned);
+                if !self.routing().add_thread(channel, parent, owner) {
+                    self.not_support(channel);
                 }
             }
-            Err(e) => tracing::warn!(channel, error = %e, "Could not look up a Discord channel."),
+            Err(e) => {
+                tracing::warn!(channel, error = %e, "Could not look up a Discord channel; its message is not taken up.")
+            }
         }
     }
 
@@ -337,11 +473,16 @@ impl<B: DiscordBackend> Discord<B> {
     /// A guild's support threads become known, and posts in its support
     /// channels and threads that nobody stored yet are read.
     async fn catch_up_guild(&self, guild: &Guild) {
+        self.guilds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(guild.id.to_string());
         let (channels, threads): (Vec<String>, Vec<String>) = {
             let mut routing = self.routing();
             for t in &guild.threads {
                 if let Some(parent) = t.parent_id {
-                    routing.add_thread(&t.id.to_string(), &parent.to_string());
+                    let owner = t.owner_id.map(|o| o.to_string());
+                    routing.add_thread(&t.id.to_string(), &parent.to_string(), owner);
                 }
             }
             let channels = guild
@@ -354,7 +495,7 @@ impl<B: DiscordBackend> Discord<B> {
                 .threads
                 .iter()
                 .map(|t| t.id.to_string())
-                .filter(|t| routing.threads.get(t).is_some_and(|p| !p.is_empty()))
+                .filter(|t| routing.threads.get(t).is_some_and(|p| !p.parent.is_empty()))
                 .collect();
             (channels, threads)
         };
@@ -405,7 +546,10 @@ impl<B: DiscordBackend> Discord<B> {
         guild: Option<GuildId>,
         since: i64,
     ) -> Result<(usize, String), ApiError> {
-        let page = match self.api.messages(channel, after, limit).await {
+        let page = match self
+            .patiently(channel, || self.api.messages(channel, after, limit))
+            .await
+        {
             Ok(page) => page,
             Err(e) => {
                 if e.code() == Some(codes::MISSING_PERMISSIONS) {
@@ -437,8 +581,10 @@ impl<B: DiscordBackend> Discord<B> {
             if m.guild_id.is_none() {
                 m.guild_id = guild;
             }
+            self.learn_roles(&m).await;
             let event = inbound::message(&m, &self.routing(), Utc::now());
             if let Some(event) = event {
+                self.remember_opened_thread(&event, &m);
                 self.store(&event).await;
             }
         }
@@ -451,9 +597,19 @@ impl<B: DiscordBackend> Discord<B> {
     /// than through the outbox).
     async fn clicked(&self, i: &serenity::all::ComponentInteraction) {
         let id = i.id.to_string();
-        let rating = inbound::rating(i, &self.routing(), Utc::now());
+        let (rating, allowed) = {
+            let routing = self.routing();
+            (
+                inbound::rating(i, &routing, Utc::now()),
+                routing.may_rate(&i.channel_id.to_string(), &i.user.id.to_string()),
+            )
+        };
         let answer = match rating {
             None => json!({"type": 6}),
+            Some(_) if !allowed => json!({"type": 4, "data": {
+                "content": "Only the person who asked for help can rate this conversation.",
+                "flags": 64,
+            }}),
             Some(event) => match self.backend.ingest(&event).await {
                 Ok(()) => {
                     let score = inbound::csat_score(&i.data.custom_id).unwrap_or_default();
@@ -544,4 +700,21 @@ impl<B: DiscordBackend> EventHandler for Handler<B> {
             self.discord.clicked(&i).await;
         }
     }
+}
+
+/// The held items due at `now`, with everything held that sorts before
+/// the last of them, in order; the rest stay held.
+fn release(held: &mut Vec<(tokio::time::Instant, Work)>, now: tokio::time::Instant) -> Vec<Work> {
+    let Some(upto) = held
+        .iter()
+        .filter(|(at, _)| *at + SETTLE <= now)
+        .map(|(_, w)| w.order())
+        .max()
+    else {
+        return Vec::new();
+    };
+    let (mut go, stay): (Vec<_>, Vec<_>) = held.drain(..).partition(|(_, w)| w.order() <= upto);
+    *held = stay;
+    go.sort_by_key(|(_, w)| w.order());
+    go.into_iter().map(|(_, w)| w).collect()
 }

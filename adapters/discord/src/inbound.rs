@@ -19,20 +19,55 @@ use serenity::model::user::User;
 pub struct Routing {
     /// Channels (text or forum) configured as public support channels.
     pub support: HashSet<String>,
-    /// Threads under a support channel: thread id -> parent channel id.
-    pub threads: HashMap<String, String>,
+    /// Threads that carry a conversation: support threads and channels of
+    /// conversations stored before.
+    pub threads: HashMap<String, Thread>,
     /// Discord user ids configured as VIP.
     pub vip_users: HashSet<String>,
     /// Role ids whose members are VIP.
     pub vip_roles: HashSet<String>,
+    /// Each user's roles as last seen in a server, for messages that do not
+    /// carry them (DMs, history).
+    pub roles: HashMap<String, Vec<String>>,
+}
+
+/// A thread that carries a conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Thread {
+    /// Its support channel (empty when only known as a stored conversation).
+    pub parent: String,
+    /// Who started it: the customer, the only one who may rate it.
+    pub owner: Option<String>,
 }
 
 impl Routing {
-    /// Remembers a support thread (a forum post, or one handoff opened).
-    pub fn add_thread(&mut self, thread: &str, parent: &str) {
-        if self.support.contains(parent) {
-            self.threads.insert(thread.to_owned(), parent.to_owned());
+    /// Remembers a support thread (a forum post, or one handoff opened);
+    /// returns whether `parent` is a support channel.
+    pub fn add_thread(&mut self, thread: &str, parent: &str, owner: Option<String>) -> bool {
+        if !self.support.contains(parent) {
+            return false;
         }
+        // Forgotten threads are looked up again when next written in.
+        if self.threads.len() >= MAX_THREADS {
+            self.threads.clear();
+        }
+        self.threads.insert(
+            thread.to_owned(),
+            Thread {
+                parent: parent.to_owned(),
+                owner,
+            },
+        );
+        true
+    }
+
+    /// Whether a click in `channel` by `user` may rate the conversation: in
+    /// a public thread only its customer may.
+    pub fn may_rate(&self, channel: &str, user: &str) -> bool {
+        self.threads
+            .get(channel)
+            .and_then(|t| t.owner.as_deref())
+            .is_none_or(|owner| owner == user)
     }
 
     /// The conversation a guild channel carries, if it is a support thread.
@@ -42,6 +77,9 @@ impl Routing {
             .then(|| channel.to_owned())
     }
 }
+
+/// Threads remembered at most; a busy server cannot grow the map forever.
+const MAX_THREADS: usize = 50_000;
 
 /// The prefix of a CSAT button's custom id; the score follows.
 pub const CSAT_PREFIX: &str = "csat:";
@@ -63,13 +101,19 @@ fn thread_name(who: &str, text: &str) -> String {
 /// Who wrote, as the card shows them: their server nickname, else their
 /// display name, else their username; avatar and roles in the metadata.
 fn identity(user: &User, nick: Option<&str>, roles: &[String], r: &Routing) -> CustomerIdentity {
+    let id = user.id.to_string();
+    // A DM or a message read from history has no member: use the roles
+    // last seen, so a VIP by role stays one wherever they write.
+    let roles = match (roles.is_empty(), r.roles.get(&id)) {
+        (true, Some(known)) => known.as_slice(),
+        _ => roles,
+    };
     let mut metadata = serde_json::Map::new();
     metadata.insert("discord_username".into(), user.name.clone().into());
     metadata.insert("avatar_url".into(), user.face().into());
     if !roles.is_empty() {
         metadata.insert("discord_roles".into(), roles.to_vec().into());
     }
-    let id = user.id.to_string();
     if r.vip_users.contains(&id) || roles.iter().any(|role| r.vip_roles.contains(role)) {
         metadata.insert("vip".into(), true.into());
     }
@@ -202,7 +246,14 @@ pub fn edit(
     let conversation = conversation_of(&u.channel_id.to_string(), &u.id.to_string(), in_guild, r)?;
     Some(InboundEvent {
         platform: Platform::Discord,
-        event_id: format!("{}:edit:{}", u.id, edited.unix_timestamp()),
+        // The full edit time: two edits within a second are two events.
+        event_id: format!(
+            "{}:edit:{}",
+            u.id,
+            edited
+                .to_rfc3339()
+                .unwrap_or_else(|| edited.unix_timestamp().to_string())
+        ),
         received_at: now,
         kind: InboundKind::CustomerEdit(CustomerEdit {
             customer: Some(identity(author, None, &[], r)),
@@ -307,8 +358,8 @@ mod tests {
             vip_roles: ["900".to_owned()].into(),
             ..Routing::default()
         };
-        r.add_thread("777", "300");
-        r.add_thread("778", "999");
+        r.add_thread("777", "300", Some("5".into()));
+        r.add_thread("778", "999", None);
         r
     }
 
@@ -414,7 +465,11 @@ mod tests {
             (c.conversation.as_str(), c.text.as_deref()),
             ("777", Some("new"))
         );
-        assert_eq!(e.event_id, "12:edit:1499794200");
+        assert!(
+            e.event_id.starts_with("12:edit:2017-07-11T17:30:00"),
+            "{}",
+            e.event_id
+        );
         // A link preview arriving is no edit.
         let preview: MessageUpdateEvent =
             serde_json::from_value(json!({"id": "12", "channel_id": "777", "embeds": []})).unwrap();
@@ -426,6 +481,31 @@ mod tests {
         assert_eq!((c.conversation.as_str(), c.text.as_deref()), ("11", None));
         assert!(deletion("555", "1", true, &r, now()).is_none());
         assert!(deletion("20", "1", false, &r, now()).is_some());
+    }
+
+    #[test]
+    fn only_the_customer_rates_a_public_thread() {
+        let r = routing();
+        assert!(r.may_rate("777", "5"));
+        assert!(!r.may_rate("777", "6"));
+        // A DM has nobody else in it.
+        assert!(r.may_rate("20", "6"));
+    }
+
+    #[test]
+    fn roles_seen_in_the_server_make_a_dm_vip() {
+        let mut r = routing();
+        assert!(
+            customer_message(message(&msg("30", "20", None, "hi"), &r, now()).unwrap())
+                .customer
+                .metadata
+                .get("vip")
+                .is_none()
+        );
+        r.roles
+            .insert("53908232506183680".into(), vec!["900".into()]);
+        let m = customer_message(message(&msg("31", "20", None, "hi"), &r, now()).unwrap());
+        assert_eq!(m.customer.metadata["vip"], json!(true));
     }
 
     #[test]
