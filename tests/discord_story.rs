@@ -69,6 +69,35 @@ fn assert_no_pings(discord: &Discord) {
     }
 }
 
+/// The bot's rating question (the message with buttons) in `channel`.
+async fn csat_in(discord: &Discord, channel: &str) -> Value {
+    wait_for("the CSAT question with buttons", || {
+        discord
+            .bot_messages(channel)
+            .into_iter()
+            .find(|m| m["components"].as_array().is_some_and(|c| !c.is_empty()))
+    })
+    .await
+}
+
+/// `user` clicks `custom_id` on `message`; returns handoff's answer.
+async fn click(
+    discord: &Discord,
+    channel: &str,
+    message: &Value,
+    user: &User,
+    custom_id: &str,
+) -> Value {
+    let click = discord.click(channel, message["id"].as_str().unwrap(), user, custom_id);
+    wait_for("the click to be answered", || {
+        discord
+            .interaction_responses()
+            .into_iter()
+            .find_map(|(id, answer)| (id == click).then_some(answer))
+    })
+    .await
+}
+
 /// The one case in the inbox, once it is there: its id and card.
 async fn the_card(agent: &Agent, pred: impl Fn(&Value) -> bool) -> (String, Value) {
     let cards = agent
@@ -180,21 +209,8 @@ async fn a_dm_customer_is_answered_and_rates_the_help<S: Store>(store: S) {
 
     // Resolved: the customer is told and rates with a button.
     act(&alice, &case, "resolve").await;
-    let csat = wait_for("the CSAT question with buttons", || {
-        discord
-            .bot_messages(&dm)
-            .into_iter()
-            .find(|m| m["components"].as_array().is_some_and(|c| !c.is_empty()))
-    })
-    .await;
-    let click = discord.click(&dm, csat["id"].as_str().unwrap(), &nelly, "csat:4");
-    let (_, answer) = wait_for("the click to be answered", || {
-        discord
-            .interaction_responses()
-            .into_iter()
-            .find(|(id, _)| *id == click)
-    })
-    .await;
+    let csat = csat_in(&discord, &dm).await;
+    let answer = click(&discord, &dm, &csat, &nelly, "csat:4").await;
     assert_eq!(answer["type"], 7, "the buttons are replaced: {answer}");
     assert!(content(&answer["data"]).contains("4/5"));
     alice.cards_when(|c| c[0]["card"]["csat"] == 4).await;
@@ -255,21 +271,8 @@ async fn a_support_channel_post_moves_into_its_own_thread<S: Store>(store: S) {
     alice.cards_when(|c| c.len() == 2).await;
     // A bystander cannot rate someone else's conversation.
     act(&alice, &case, "resolve").await;
-    let csat = wait_for("the CSAT question in the thread", || {
-        discord
-            .bot_messages(&post)
-            .into_iter()
-            .find(|m| m["components"].as_array().is_some_and(|c| !c.is_empty()))
-    })
-    .await;
-    let click = discord.click(&post, csat["id"].as_str().unwrap(), &ada, "csat:1");
-    let (_, answer) = wait_for("the bystander's click to be answered", || {
-        discord
-            .interaction_responses()
-            .into_iter()
-            .find(|(id, _)| *id == click)
-    })
-    .await;
+    let csat = csat_in(&discord, &post).await;
+    let answer = click(&discord, &post, &csat, &ada, "csat:1").await;
     assert_eq!(answer["type"], 4);
     assert_eq!(answer["data"]["flags"], 64, "only the bystander sees it");
     assert!(discord.bot_messages(&general).is_empty());
@@ -449,27 +452,6 @@ async fn closed_dms_and_rate_limits_are_handled<S: Store>(store: S) {
 
 const SLACK_CHANNEL: &str = "CSUPPORT";
 
-/// Every mrkdwn text of a Slack message, joined: what Slack parses.
-fn slack_texts(m: &Value) -> String {
-    fn walk(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(o) => {
-                if o.get("type").and_then(Value::as_str) == Some("mrkdwn")
-                    && let Some(t) = o.get("text").and_then(Value::as_str)
-                {
-                    out.push(t.to_owned());
-                }
-                o.values().for_each(|x| walk(x, out));
-            }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(m, &mut out);
-    out.join("\n")
-}
-
 /// A thread reply by Alice under the card, posted to handoff signed.
 async fn alice_says(slack: &SlackDouble, base: &str, card_ts: &str, ts: &str, text: &str) {
     slack.add_message(SLACK_CHANNEL, ts, Some(card_ts), "UALICE", text);
@@ -514,19 +496,8 @@ async fn slack_agents_answer_discord_customers<S: Store>(store: S) {
     discord.say(&dm, &nelly, "let me talk to a human, I was charged twice");
 
     // The card says who the customer is on Discord, picture included.
-    let (card_ts, case, card) = common::story::eventually("the card in Slack", || async {
-        let m = slack.messages().into_iter().find(|m| {
-            m["channel"] == SLACK_CHANNEL && m.get("thread_ts").is_none_or(Value::is_null)
-        })?;
-        let case = m["blocks"]
-            .as_array()?
-            .iter()
-            .find_map(|b| b["block_id"].as_str()?.strip_prefix("handoff:"))?
-            .to_owned();
-        Some((m["ts"].as_str()?.to_owned(), case, m))
-    })
-    .await;
-    let text = slack_texts(&card);
+    let (card_ts, case, card) = slack_double::card_in(&slack, SLACK_CHANNEL).await;
+    let text = slack_double::parsed_texts(&card);
     assert!(
         text.contains(&format!("*Nelly* (@{}) on discord", nelly.username)),
         "{text}"
@@ -566,35 +537,15 @@ async fn slack_agents_answer_discord_customers<S: Store>(store: S) {
         content(&said[2]),
         "**Alice Liddell:** **Good news**: the refund is ~~pending~~ sent, see here (https://help.example.com/r)"
     );
-    common::story::eventually("the delivery receipt", || async {
-        slack
-            .reactions_on(SLACK_CHANNEL, reply_ts)
-            .contains(&"incoming_envelope".to_owned())
-            .then_some(())
-    })
-    .await;
+    slack_double::until_reaction(&slack, SLACK_CHANNEL, reply_ts, "incoming_envelope").await;
 
     // Closed DMs: the agent's message is marked, the thread explains, and
     // the card says the customer cannot be reached.
     discord.close_dms(&nelly);
     let lost_ts = "1700000600.000200";
     alice_says(&slack, &app.base, &card_ts, lost_ts, "Anything else?").await;
-    common::story::eventually("the failure receipt", || async {
-        slack
-            .reactions_on(SLACK_CHANNEL, lost_ts)
-            .contains(&"warning".to_owned())
-            .then_some(())
-    })
-    .await;
-    let note = slack
-        .wait_for("chat.postMessage", |c| {
-            c.args["thread_ts"] == card_ts.as_str()
-                && c.args["text"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("did not reach the customer")
-        })
-        .await;
+    slack_double::until_reaction(&slack, SLACK_CHANNEL, lost_ts, "warning").await;
+    let note = slack_double::thread_post(&slack, &card_ts, "did not reach the customer").await;
     assert!(
         note.args["text"]
             .as_str()
@@ -605,7 +556,7 @@ async fn slack_agents_answer_discord_customers<S: Store>(store: S) {
     );
     common::story::eventually("the card to say so", || async {
         let m = slack.message(SLACK_CHANNEL, &card_ts)?;
-        slack_texts(&m)
+        slack_double::parsed_texts(&m)
             .contains("Messages are not reaching the customer")
             .then_some(())
     })

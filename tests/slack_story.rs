@@ -107,43 +107,9 @@ async fn escalating_customer(base: &str, name: &str, text: &str) -> (Ws, Vec<Val
     (ws, seen)
 }
 
-/// The card the bot posted in `CSUPPORT`: its ts, its case id and the
-/// message as Slack holds it now.
+/// The card the bot posted in `CSUPPORT`.
 async fn card(slack: &SlackDouble) -> (String, String, Value) {
-    common::story::eventually("the card to be posted", || async {
-        let m = slack
-            .messages()
-            .into_iter()
-            .find(|m| m["channel"] == CHANNEL && m.get("thread_ts").is_none_or(Value::is_null))?;
-        let case = m["blocks"]
-            .as_array()?
-            .iter()
-            .find_map(|b| b["block_id"].as_str()?.strip_prefix("handoff:"))?
-            .to_owned();
-        Some((m["ts"].as_str()?.to_owned(), case, m))
-    })
-    .await
-}
-
-/// Every mrkdwn text in `blocks` plus the message text: what Slack parses.
-fn parsed_texts(message: &Value) -> String {
-    fn walk(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(m) => {
-                if m.get("type").and_then(Value::as_str) == Some("mrkdwn")
-                    && let Some(t) = m.get("text").and_then(Value::as_str)
-                {
-                    out.push(t.to_owned());
-                }
-                m.values().for_each(|x| walk(x, out));
-            }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
-    let mut out = vec![message["text"].as_str().unwrap_or_default().to_owned()];
-    walk(&message["blocks"], &mut out);
-    out.join("\n")
+    double::card_in(slack, CHANNEL).await
 }
 
 /// A card button click as Slack sends it (the card's actions block id
@@ -179,7 +145,7 @@ async fn a_case_is_claimed_answered_and_resolved_from_slack<S: Store>(store: S) 
     )
     .await;
     let (card_ts, case, posted) = card(&slack).await;
-    let text = parsed_texts(&posted);
+    let text = double::parsed_texts(&posted);
     assert!(text.starts_with("<!subteam^S0SUPPORT>"), "{text}");
     assert!(text.contains("*Ada* on webchat"), "{text}");
     until_in(&mut ws, &mut seen, |f| f["kind"] == "notice").await;
@@ -222,11 +188,11 @@ async fn a_case_is_claimed_answered_and_resolved_from_slack<S: Store>(store: S) 
         "{told:?}"
     );
     let claimed = card_when(&slack, &card_ts, |m| {
-        parsed_texts(m).contains(&format!("Claimed by <@{winner}>"))
+        double::parsed_texts(m).contains(&format!("Claimed by <@{winner}>"))
     })
     .await;
     assert!(
-        !parsed_texts(&claimed).contains("<!subteam"),
+        !double::parsed_texts(&claimed).contains("<!subteam"),
         "no mention once claimed"
     );
     let joined = until_in(&mut ws, &mut seen, |f| {
@@ -268,13 +234,7 @@ async fn a_case_is_claimed_answered_and_resolved_from_slack<S: Store>(store: S) 
             .status(),
         200
     );
-    common::story::eventually("the delivery receipt", || async {
-        slack
-            .reactions_on(CHANNEL, reply_ts)
-            .contains(&"incoming_envelope".to_owned())
-            .then_some(())
-    })
-    .await;
+    double::until_reaction(&slack, CHANNEL, reply_ts, "incoming_envelope").await;
 
     // The loser's reply and the owner's prefixed note stay inside.
     for (ts, user, text, id) in [
@@ -320,7 +280,10 @@ async fn a_case_is_claimed_answered_and_resolved_from_slack<S: Store>(store: S) 
         "a note reached the customer: {skipped:#?}"
     );
     assert!(resolved["text"].is_string());
-    let done = card_when(&slack, &card_ts, |m| parsed_texts(m).contains("Resolved")).await;
+    let done = card_when(&slack, &card_ts, |m| {
+        double::parsed_texts(m).contains("Resolved")
+    })
+    .await;
     assert!(
         !done["blocks"]
             .as_array()
@@ -437,7 +400,7 @@ async fn hostile_customer_text_cannot_ping_or_link<S: Store>(store: S) {
     let hostile = "<!channel> <@UALICE> <https://evil.example|Your bank> & {{agent}}";
     let (mut ws, _) = escalating_customer(&base, hostile, &format!("human please {hostile}")).await;
     let (card_ts, _, posted) = card(&slack).await;
-    let text = parsed_texts(&posted);
+    let text = double::parsed_texts(&posted);
     for forbidden in ["<!channel>", "<@UALICE>", "<https://evil"] {
         assert!(!text.contains(forbidden), "{forbidden} in {text}");
     }
@@ -517,7 +480,7 @@ async fn socket_mode_plays_the_same_story<S: Store>(store: S) {
         .await;
     assert!(ack["envelope_id"].is_string());
     card_when(&slack, &card_ts, |m| {
-        parsed_texts(m).contains("Claimed by <@UALICE>")
+        double::parsed_texts(m).contains("Claimed by <@UALICE>")
     })
     .await;
     let reply_ts = "1700000600.000100";
@@ -569,7 +532,7 @@ async fn edits_files_and_failures_are_followed<S: Store>(store: S) {
         "Refund is on its way"
     );
     card_when(&slack, &card_ts, |m| {
-        parsed_texts(m).contains("Claimed by <@UBOB>")
+        double::parsed_texts(m).contains("Claimed by <@UBOB>")
     })
     .await;
 
@@ -616,15 +579,7 @@ async fn edits_files_and_failures_are_followed<S: Store>(store: S) {
         ),
     );
     double::post_event(&base, SIGNING_SECRET, &file, None).await;
-    let note = slack
-        .wait_for("chat.postMessage", |c| {
-            c.args["thread_ts"] == card_ts.as_str()
-                && c.args["text"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("invoice.pdf")
-        })
-        .await;
+    let note = double::thread_post(&slack, &card_ts, "invoice.pdf").await;
     assert!(note.args["text"].as_str().unwrap().contains("private"));
     let got = agent_message(&mut ws, &mut seen).await;
     assert_eq!(got["text"], "here you go");

@@ -1974,3 +1974,69 @@ fn base64url(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// The first card the bot posted in `channel`, once it is there: its ts,
+/// its case id and the message as Slack holds it now.
+pub async fn card_in(slack: &SlackDouble, channel: &str) -> (String, String, Value) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let found = slack.messages().into_iter().find_map(|m| {
+            if m["channel"] != channel || !m.get("thread_ts").is_none_or(Value::is_null) {
+                return None;
+            }
+            let case = m["blocks"]
+                .as_array()?
+                .iter()
+                .find_map(|b| b["block_id"].as_str()?.strip_prefix("handoff:"))?
+                .to_owned();
+            Some((m["ts"].as_str()?.to_owned(), case, m))
+        });
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "no card was posted in {channel}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Every mrkdwn text in a message's blocks plus its text: what Slack parses.
+pub fn parsed_texts(message: &Value) -> String {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if m.get("type").and_then(Value::as_str) == Some("mrkdwn")
+                    && let Some(t) = m.get("text").and_then(Value::as_str)
+                {
+                    out.push(t.to_owned());
+                }
+                m.values().for_each(|x| walk(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec![message["text"].as_str().unwrap_or_default().to_owned()];
+    walk(&message["blocks"], &mut out);
+    out.join("\n")
+}
+
+/// Waits until the message `ts` in `channel` carries the reaction `name`.
+pub async fn until_reaction(slack: &SlackDouble, channel: &str, ts: &str, name: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while !slack.reactions_on(channel, ts).iter().any(|r| r == name) {
+        assert!(
+            Instant::now() < deadline,
+            "no :{name}: on {ts} in {channel}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The bot's post in the thread of `card_ts` whose text contains `needle`.
+pub async fn thread_post(slack: &SlackDouble, card_ts: &str, needle: &str) -> Call {
+    slack
+        .wait_for("chat.postMessage", |c| {
+            c.args["thread_ts"] == card_ts && c.args["text"].as_str().unwrap_or("").contains(needle)
+        })
+        .await
+}
