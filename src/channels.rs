@@ -152,6 +152,28 @@ impl<S: Store> handoff_discord::DiscordBackend for DiscordBridge<S> {
             .await
             .map_err(discord_error)
     }
+
+    async fn lead(
+        &self,
+    ) -> Result<Option<Box<dyn handoff_discord::Leadership>>, handoff_discord::BackendError> {
+        let lease = self
+            .engine
+            .store()
+            .lease("discord-gateway")
+            .await
+            .map_err(discord_error)?;
+        Ok(lease.map(|l| Box::new(LeaseHeld(l)) as Box<dyn handoff_discord::Leadership>))
+    }
+}
+
+/// The store's lease as Discord's leadership.
+struct LeaseHeld(crate::store::Lease);
+
+#[async_trait]
+impl handoff_discord::Leadership for LeaseHeld {
+    async fn alive(&mut self) -> bool {
+        self.0.alive().await
+    }
 }
 
 /// The inbox's storage and its way into the engine.

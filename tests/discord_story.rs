@@ -28,6 +28,34 @@ on_both_backends!(
     slack_agents_answer_discord_customers,
 );
 
+/// Two replicas on one PostgreSQL: only the lease holder listens, and the
+/// other takes over when it stops. (SQLite serves one process, so there is
+/// nothing to share there.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_replica_listens_and_another_takes_over() {
+    let Some(store) = common::pg_store().await else {
+        return;
+    };
+    let discord = Discord::start().await;
+    let nelly = discord.user("Nelly");
+    let dm = discord.dm_channel(&nelly);
+    let first = serve(store.clone(), &discord, &[]).await;
+    let second = common::story::serve(store.clone(), discord_config(&discord, &[])).await;
+    // The second replica stands by (its lease poll is 5 s).
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(discord.identifies(), 1, "only the lease holder connects");
+    discord.say(&dm, &nelly, "hello");
+    until_stored(&store, &dm, 1).await;
+
+    first.stop().await;
+    discord.until_ready().await;
+    assert_eq!(discord.identifies(), 2);
+    discord.say(&dm, &nelly, "still there?");
+    let got = until_stored(&store, &dm, 2).await;
+    assert_eq!(got, ["hello", "still there?"]);
+    second.stop().await;
+}
+
 fn discord_config(discord: &Discord, support: &[&str]) -> Config {
     let mut c = team_config();
     c.discord.api_url = discord.url();

@@ -30,6 +30,7 @@ on_both_backends!(
     deliveries_store_the_platform_reference_back,
     the_same_idempotency_key_is_queued_once,
     concurrent_workers_never_take_the_same_row,
+    one_holder_per_lease_and_conversations_found_by_key,
 );
 
 fn customer_event(event_id: &str, platform: Platform) -> InboundEvent {
@@ -670,4 +671,39 @@ async fn concurrent_workers_never_take_the_same_row<S: Store>(store: S) {
         }
     }
     assert_eq!(seen.len(), 200);
+}
+
+async fn one_holder_per_lease_and_conversations_found_by_key<S: Store>(store: S) {
+    let mut first = store
+        .lease("gateway")
+        .await
+        .unwrap()
+        .expect("free at first");
+    assert!(first.alive().await);
+    match store.backend() {
+        // Replicas share PostgreSQL: the lease is one holder's at a time,
+        // and free again once dropped.
+        "postgres" => {
+            assert!(store.lease("gateway").await.unwrap().is_none());
+            assert!(store.lease("other work").await.unwrap().is_some());
+            drop(first);
+            assert!(store.lease("gateway").await.unwrap().is_some());
+        }
+        // SQLite serves one process: it always holds its own lease.
+        _ => assert!(store.lease("gateway").await.unwrap().is_some()),
+    }
+    let id = conversation(&store, "dm-42").await;
+    let found = store
+        .conversation_by_ref(Platform::Webchat, "dm-42")
+        .await
+        .unwrap()
+        .expect("found by its key");
+    assert_eq!(found.id, id);
+    assert!(
+        store
+            .conversation_by_ref(Platform::Discord, "dm-42")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

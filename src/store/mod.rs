@@ -400,12 +400,38 @@ pub struct OutboxDepth {
     pub dead: i64,
 }
 
+/// Work one replica does at a time, held while this lives.
+#[derive(Debug)]
+pub enum Lease {
+    /// SQLite serves one process: the lease is always its own.
+    Local,
+    /// A PostgreSQL session advisory lock, held by this connection (out of
+    /// the pool, so dropping it closes the session and frees the lock).
+    Postgres(sqlx::PgConnection),
+}
+
+impl Lease {
+    /// Whether it is still held: a dead connection has lost its lock, and
+    /// another replica may already have taken it.
+    pub async fn alive(&mut self) -> bool {
+        match self {
+            Lease::Local => true,
+            Lease::Postgres(conn) => sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok(),
+        }
+    }
+}
+
 /// Durable state behind handoff. Every method is one round trip or one
 /// transaction: callers never hold a transaction open across an `await` of
 /// their own.
 pub trait Store: Clone + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and metrics.
     fn backend(&self) -> &'static str;
+
+    /// Takes the lease on work only one replica may do at a time (the
+    /// Discord gateway connection); `None` while another replica holds it.
+    /// It is held until the [`Lease`] is dropped or its connection dies.
+    fn lease(&self, name: &str) -> impl Future<Output = Result<Option<Lease>, StoreError>> + Send;
 
     /// Applies pending migrations. Refuses a database migrated by a newer
     /// handoff without touching it.

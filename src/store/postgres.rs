@@ -51,6 +51,22 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// A session advisory lock on a connection of its own, keyed by a
+    /// stable hash of `name`.
+    async fn take_lease(pool: &PgPool, name: &str) -> Result<Option<super::Lease>, StoreError> {
+        let mut conn = pool.acquire().await?.detach();
+        let key = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(i64::from_ne_bytes(key.to_ne_bytes()))
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(held.then_some(super::Lease::Postgres(conn)))
+    }
+}
+
 // Replicas claim outbox rows with SKIP LOCKED so they never wait on, or
 // take, each other's rows.
 impl_sql_store!(

@@ -367,6 +367,10 @@ macro_rules! impl_sql_store {
                 $crate::store::sql::run_migrations(&$migrator, &self.pool).await
             }
 
+            async fn lease(&self, name: &str) -> Result<Option<$crate::store::Lease>, StoreError> {
+                Self::take_lease(&self.pool, name).await
+            }
+
             async fn ready(&self) -> Result<(), StoreError> {
                 let found: Option<i64> = sqlx::query_scalar(
                     "SELECT MAX(version) FROM _sqlx_migrations WHERE success",

@@ -66,6 +66,13 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// One process per SQLite file: the lease is always its own.
+    async fn take_lease(_: &SqlitePool, _: &str) -> Result<Option<super::Lease>, StoreError> {
+        Ok(Some(super::Lease::Local))
+    }
+}
+
 // `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never has
 // to upgrade a read lock later (which SQLite refuses with SQLITE_BUSY rather
 // than waiting).

@@ -51,6 +51,9 @@ const SETTLE: Duration = Duration::from_millis(20);
 const CACHE_LIMIT: usize = 50_000;
 /// At most this many support-channel posts are read back per channel.
 const CHANNEL_CATCH_UP: u8 = 50;
+/// How often a standby replica asks for the gateway lease, and the holder
+/// checks it still has it.
+const LEASE_POLL: Duration = Duration::from_secs(5);
 /// At most this many recent conversations are caught up.
 const MAX_CONVERSATIONS: usize = 500;
 
@@ -143,7 +146,25 @@ impl<B: DiscordBackend> Discord<B> {
         let (tx, rx) = mpsc::unbounded_channel();
         let worker = tokio::spawn(Arc::clone(&self).work(rx));
         let mut backoff = Duration::from_secs(1);
+        let mut waiting_logged = false;
         while !self.shutdown.is_cancelled() {
+            let lease = match self.backend.lead().await {
+                Ok(Some(lease)) => lease,
+                Ok(None) => {
+                    if !waiting_logged {
+                        tracing::info!("Another replica holds the Discord gateway; standing by.");
+                        waiting_logged = true;
+                    }
+                    self.pause(LEASE_POLL).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Could not take the Discord gateway lease.");
+                    self.pause(LEASE_POLL).await;
+                    continue;
+                }
+            };
+            waiting_logged = false;
             let mut http = serenity::http::HttpBuilder::new(&self.settings.token)
                 // serenity's rate limiter would call Discord directly,
                 // around the configured base URL; the outbox paces us.
@@ -160,30 +181,35 @@ impl<B: DiscordBackend> Discord<B> {
                 .await
             {
                 Ok(mut client) => {
-                    let manager = Arc::clone(&client.shard_manager);
-                    let stop = self.shutdown.clone();
-                    let watcher = tokio::spawn(async move {
-                        stop.cancelled().await;
-                        manager.shutdown_all().await;
-                    });
+                    let watcher = tokio::spawn(hold(
+                        lease,
+                        Arc::clone(&client.shard_manager),
+                        self.shutdown.clone(),
+                    ));
                     if let Err(e) = client.start().await {
                         tracing::error!(error = %e, "The Discord gateway connection failed.");
                     } else {
                         backoff = Duration::from_secs(1);
                     }
+                    // Dropping the lease lets another replica take over.
                     watcher.abort();
                 }
                 Err(e) => tracing::error!(error = %e, "Could not set up the Discord client."),
             }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = self.shutdown.cancelled() => {}
-            }
+            self.pause(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(300));
         }
         drop(tx);
         let _ = worker.await;
         tracing::info!("Discord gateway stopped.");
+    }
+
+    /// Sleeps `d`, or less when shutting down.
+    async fn pause(&self, d: Duration) {
+        tokio::select! {
+            () = tokio::time::sleep(d) => {}
+            () = self.shutdown.cancelled() => {}
+        }
     }
 
     /// Takes queued work in Discord's order: each item waits [`SETTLE`]
@@ -700,6 +726,28 @@ impl<B: DiscordBackend> EventHandler for Handler<B> {
             self.discord.clicked(&i).await;
         }
     }
+}
+
+/// Keeps the gateway lease while the client runs, and stops the client at
+/// shutdown or as soon as the lease is lost (another replica may already
+/// be listening).
+async fn hold(
+    mut lease: Box<dyn crate::Leadership>,
+    manager: Arc<serenity::gateway::ShardManager>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(LEASE_POLL) => {
+                if !lease.alive().await {
+                    tracing::warn!("Lost the Discord gateway lease; disconnecting.");
+                    break;
+                }
+            }
+        }
+    }
+    manager.shutdown_all().await;
 }
 
 /// The held items due at `now`, with everything held that sorts before

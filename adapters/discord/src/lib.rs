@@ -80,4 +80,16 @@ pub trait DiscordBackend: Send + Sync + 'static {
     /// Recently active Discord conversations, each with the id of the last
     /// customer message stored in it (if any): where the catch-up resumes.
     async fn cursors(&self, days: u32) -> Result<Vec<(String, Option<String>)>, BackendError>;
+
+    /// The right to hold the gateway connection, so that of several
+    /// replicas exactly one listens (and answers button clicks); `None`
+    /// while another replica has it.
+    async fn lead(&self) -> Result<Option<Box<dyn Leadership>>, BackendError>;
+}
+
+/// Held while this replica owns the gateway connection.
+#[async_trait]
+pub trait Leadership: Send {
+    /// Whether it is still held (the store connection behind it is alive).
+    async fn alive(&mut self) -> bool;
 }
