@@ -97,6 +97,9 @@ pub struct IntentModel {
     names: Vec<String>,
     /// Feature hash -> row in `weights`.
     rows: HashMap<u64, usize, BuildHasherDefault<Prehashed>>,
+    /// The features in `rows`: most of a message's word pairs are not, and
+    /// this says so without a lookup in the larger map.
+    known: super::table::Bloom,
     /// `rows.len() × names.len()` log-likelihoods.
     weights: Vec<f32>,
     priors: Vec<f32>,
@@ -143,9 +146,14 @@ impl IntentModel {
             );
         }
         let all_docs: f32 = docs.iter().sum::<f32>().max(1.0);
+        let mut known = super::table::Bloom::new(rows.len());
+        for feature in rows.keys() {
+            known.insert(*feature);
+        }
         Self {
             names: specs.iter().map(|s| s.name.clone()).collect(),
             rows,
+            known,
             weights,
             // Balanced priors: a class is not likelier because it has more
             // examples, only a little to break ties.
@@ -177,7 +185,7 @@ impl IntentModel {
         scores.clear();
         scores.extend_from_slice(&self.priors);
         let mut known = 0usize;
-        for f in features.iter() {
+        for f in features.iter().filter(|f| self.known.may_contain(**f)) {
             if let Some(&row) = self.rows.get(f) {
                 known += 1;
                 for (s, w) in scores.iter_mut().zip(&self.weights[row * k..(row + 1) * k]) {
