@@ -197,8 +197,8 @@ pub fn is_human_request(lower: &str, tokens: &[Token]) -> bool {
         return true;
     }
     // "I was charged twice. agent please": a bare request as one sentence
-    // of a longer message.
-    if words.len() > 6 && sentences_are_bare_requests(text) {
+    // (or clause) of a longer message.
+    if words.len() > 2 && sentences_are_bare_requests(text) {
         return true;
     }
     persons.iter().any(|&i| {
@@ -242,13 +242,21 @@ fn is_bare_request(words: &[String]) -> bool {
 
 fn sentences_are_bare_requests(text: &str) -> bool {
     let mut buf = String::new();
-    super::summary::sentences(text).any(|sentence| {
-        let words: Vec<String> = sentence
-            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+    let mut words_of = |part: &str| -> Vec<String> {
+        part.split(|c: char| !(c.is_alphanumeric() || c == '\''))
             .filter(|w| !w.is_empty())
             .map(|w| lower_into(w, &mut buf).to_owned())
-            .collect();
-        is_bare_request(&words)
+            .collect()
+    };
+    super::summary::sentences(text).any(|sentence| {
+        is_bare_request(&words_of(sentence))
+            // "agent please, I cannot log in": a bare request as a clause.
+            // At least two words, so a lone vocative ("Agent, my card…")
+            // or an aside ("thanks, human") does not count.
+            || sentence.split([',', ';', ':']).any(|clause| {
+                let words = words_of(clause);
+                words.len() >= 2 && is_bare_request(&words)
+            })
     })
 }
 
@@ -456,6 +464,8 @@ mod tests {
             "you aren't being helpful, I want help talking with someone",
             "I need to speak to a manager",
             "connect me with a representitive",
+            "agent please, I cannot log in",
+            "human please; I was charged twice and nobody answers",
         ] {
             assert!(asks(text), "{text}");
         }
@@ -472,6 +482,8 @@ mod tests {
             "how do I become a sales agent",
             "",
             "is this a real product?",
+            "Agent, my card was charged twice last week",
+            "thanks, human, but the refund never came through",
         ] {
             assert!(!asks(text), "{text}");
         }

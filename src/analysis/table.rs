@@ -306,7 +306,9 @@ mod tests {
         let mut bloom = Bloom::new(10_000);
         (0..10_000).for_each(|i| bloom.insert(mix(i)));
         assert!((0..10_000).all(|i| bloom.may_contain(mix(i))));
-        let passed = (10_000..110_000).filter(|&i| bloom.may_contain(mix(i))).count();
+        let passed = (10_000..110_000)
+            .filter(|&i| bloom.may_contain(mix(i)))
+            .count();
         // About 1.4 % in theory; a tenth of absent items would defeat it.
         assert!(passed < 10_000, "{passed} of 100,000 absent items passed");
     }
