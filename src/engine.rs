@@ -626,15 +626,10 @@ impl<S: Store> Engine<S> {
 
     /// Runs [`Engine::sweep_unanswered`] every `every` until `shutdown`.
     pub async fn run_sweeper(&self, every: std::time::Duration, shutdown: CancellationToken) {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = shutdown.cancelled() => return,
-            }
-            if let Err(e) = self.sweep_unanswered().await {
-                tracing::error!(error = %e, "The unanswered-message sweep failed; will retry.");
-            }
-        }
+        every_until(every, &shutdown, "The unanswered-message sweep", || async {
+            self.sweep_unanswered().await.map(drop)
+        })
+        .await;
     }
 
     /// The agent, case and conversation of something written under the
@@ -1003,6 +998,22 @@ impl<S: Store> Engine<S> {
 }
 
 impl<S: Store> Engine<S> {
+    /// The case's card re-rendered as the case is now.
+    fn card_update(&self, case: &Case, idempotency_key: String) -> NewOutbox {
+        let link = self.link(case.id);
+        NewOutbox {
+            platform: route_platform(case),
+            ordering_key: card_order_key(case),
+            case: Some(case.id),
+            idempotency_key,
+            command: OutboundCommand::UpdateCard {
+                case: case.id,
+                card: case.card.clone(),
+                content: render::card(case, &self.agents, link.as_deref()),
+            },
+        }
+    }
+
     /// What every transition queues with it: the card re-rendered from the
     /// case as it is now, the customer notice the change calls for, the
     /// team note an escalation calls for, and the timers it arms.
@@ -1013,18 +1024,8 @@ impl<S: Store> Engine<S> {
     ) -> (Vec<NewOutbox>, Vec<NewTimer>) {
         let case = &t.after;
         let agents = &self.agents;
-        let link = self.link(case.id);
-        let mut out = vec![NewOutbox {
-            platform: route_platform(case),
-            ordering_key: card_order_key(case),
-            case: Some(case.id),
-            idempotency_key: format!("case:{}:v{}:card", case.id, case.version),
-            command: OutboundCommand::UpdateCard {
-                case: case.id,
-                card: case.card.clone(),
-                content: render::card(case, agents, link.as_deref()),
-            },
-        }];
+        let mut out =
+            vec![self.card_update(case, format!("case:{}:v{}:card", case.id, case.version))];
         let mut notices = Vec::new();
         match &t.event {
             CaseEventKind::Claimed { by } | CaseEventKind::Reassigned { to: by, .. } => {
@@ -1341,15 +1342,10 @@ impl<S: Store> Engine<S> {
 
     /// Fires due timers every `every` until `shutdown`.
     pub async fn run_timers(&self, every: std::time::Duration, shutdown: CancellationToken) {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = shutdown.cancelled() => return,
-            }
-            if let Err(e) = self.fire_due_timers().await {
-                tracing::error!(error = %e, "Firing SLA timers failed; will retry.");
-            }
-        }
+        every_until(every, &shutdown, "Firing SLA timers", || async {
+            self.fire_due_timers().await.map(drop)
+        })
+        .await;
     }
 }
 
@@ -1405,18 +1401,7 @@ impl<S: Store> Engine<S> {
         let Some(case) = self.store.case(case).await? else {
             return Ok(());
         };
-        let link = self.link(case.id);
-        let mut out = vec![NewOutbox {
-            platform: route_platform(&case),
-            ordering_key: card_order_key(&case),
-            case: Some(case.id),
-            idempotency_key: format!("outbox:{}:{why}:card", item.id),
-            command: OutboundCommand::UpdateCard {
-                case: case.id,
-                card: case.card.clone(),
-                content: render::card(&case, &self.agents, link.as_deref()),
-            },
-        }];
+        let mut out = vec![self.card_update(&case, format!("outbox:{}:{why}:card", item.id))];
         if let Some(note) = note {
             out.push(team_note(
                 &case,
@@ -1427,6 +1412,28 @@ impl<S: Store> Engine<S> {
         self.store.enqueue(&out, self.clock.now()).await?;
         self.outbox_wake.notify_one();
         Ok(())
+    }
+}
+
+/// Runs `work` every `every` until `shutdown`; a failure is logged as
+/// `what` and tried again at the next tick.
+async fn every_until<F, Fut>(
+    every: std::time::Duration,
+    shutdown: &CancellationToken,
+    what: &str,
+    work: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), EngineError>>,
+{
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.cancelled() => return,
+        }
+        if let Err(e) = work().await {
+            tracing::error!(error = %e, "{what} failed; will retry.");
+        }
     }
 }
 
