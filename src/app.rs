@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::{DiscordBridge, InboxBridge, SlackBridge, WebchatBridge};
+use crate::channels::{DiscordBridge, InboxBridge, SlackBridge, TeamsBridge, WebchatBridge};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{AgentDirectory, Engine};
@@ -113,6 +113,16 @@ pub async fn serve<S: Store>(
         .with_transcripts(links)
         .with_sla(SlaPolicy::new(&config.sla))
         .with_reactions(Platform::Slack, config.slack_reactions())
+        // Teams has no reactions for bots; the adapter shows a receipt as
+        // a short reply, and a card's buttons do what reactions would.
+        .with_reactions(
+            Platform::Teams,
+            crate::engine::TeamReactions {
+                actions: Default::default(),
+                delivered: handoff_teams::adapter::DELIVERED.into(),
+                failed: handoff_teams::adapter::FAILED.into(),
+            },
+        )
         .with_notices(
             Notices::load(config.templates.dir.as_deref())
                 .map_err(|e| AppError::Config(e.to_string()))?,
@@ -176,6 +186,32 @@ pub async fn serve<S: Store>(
             return Err(AppError::Config(format!(
                 "routes send cards to the Slack channels {} but SLACK_BOT_TOKEN is not set",
                 config.slack_channels().join(", ")
+            )));
+        }
+        None => {}
+    }
+    match config.teams_settings() {
+        Some(settings) => {
+            let settings = Arc::new(settings);
+            let http = handoff_teams::api::client().map_err(|e| AppError::Config(e.to_string()))?;
+            let bridge = Arc::new(TeamsBridge::new(Arc::clone(&engine)));
+            adapters.register(Arc::new(
+                handoff_teams::TeamsAdapter::new(
+                    handoff_teams::TeamsApi::new(http.clone(), &settings),
+                    Arc::clone(&settings),
+                    bridge as Arc<dyn handoff_teams::http::ServiceUrls>,
+                )
+                .map_err(|e| AppError::Config(e.to_string()))?,
+            ));
+            let teams =
+                handoff_teams::Teams::new(TeamsBridge::new(Arc::clone(&engine)), http, settings)
+                    .map_err(|e| AppError::Config(e.to_string()))?;
+            router = router.merge(handoff_teams::routes(Arc::new(teams)));
+        }
+        None if !config.teams_channels().is_empty() => {
+            return Err(AppError::Config(format!(
+                "routes send cards to the Teams channels {} but TEAMS_APP_ID and TEAMS_APP_PASSWORD are not both set",
+                config.teams_channels().join(", ")
             )));
         }
         None => {}

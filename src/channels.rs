@@ -12,7 +12,7 @@ use handoff_inbox::{CardRecord, InboxBackend, TranscriptLine};
 use handoff_webchat::{ChatBackend, FeedEntry, NewFeedEntry, NewSession, Session};
 
 use crate::engine::Engine;
-use crate::store::{InboxCard, Store};
+use crate::store::{InboundProgress, InboxCard, Store};
 
 /// The web chat's storage.
 #[derive(Debug)]
@@ -173,6 +173,83 @@ struct LeaseHeld(crate::store::Lease);
 impl handoff_discord::Leadership for LeaseHeld {
     async fn alive(&mut self) -> bool {
         self.0.alive().await
+    }
+}
+
+/// Teams' way into the engine, and where the learned service URL is kept.
+#[derive(Debug)]
+pub struct TeamsBridge<S> {
+    engine: Arc<Engine<S>>,
+}
+
+impl<S> TeamsBridge<S> {
+    /// Over `engine`.
+    pub fn new(engine: Arc<Engine<S>>) -> Self {
+        Self { engine }
+    }
+}
+
+fn teams_error(e: impl std::fmt::Display) -> handoff_teams::http::BackendError {
+    handoff_teams::http::BackendError(e.to_string())
+}
+
+/// How often a card action's answer looks whether the engine has acted.
+const SETTLE_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+#[async_trait]
+impl<S: Store> handoff_teams::http::ServiceUrls for TeamsBridge<S> {
+    async fn service_url(&self) -> Result<Option<String>, handoff_teams::http::BackendError> {
+        self.engine
+            .store()
+            .get_setting(handoff_teams::SERVICE_URL_SETTING)
+            .await
+            .map_err(teams_error)
+    }
+
+    async fn learn_service_url(&self, url: &str) -> Result<(), handoff_teams::http::BackendError> {
+        self.engine
+            .store()
+            .put_setting(handoff_teams::SERVICE_URL_SETTING, url)
+            .await
+            .map_err(teams_error)
+    }
+}
+
+#[async_trait]
+impl<S: Store> handoff_teams::TeamsBackend for TeamsBridge<S> {
+    async fn ingest(&self, event: &InboundEvent) -> Result<(), handoff_teams::http::BackendError> {
+        self.engine.ingest(event).await.map_err(teams_error)?;
+        Ok(())
+    }
+
+    async fn settled(
+        &self,
+        event_id: &str,
+        wait: std::time::Duration,
+    ) -> Result<handoff_teams::http::Settled, handoff_teams::http::BackendError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let progress = self
+                .engine
+                .store()
+                .inbound_progress(handoff_core::Platform::Teams, event_id)
+                .await
+                .map_err(teams_error)?;
+            if let Some(InboundProgress::Processed { problem }) = progress {
+                return Ok(handoff_teams::http::Settled::Done(problem));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(handoff_teams::http::Settled::Pending);
+            }
+            tokio::time::sleep(SETTLE_POLL).await;
+        }
+    }
+
+    async fn card(
+        &self,
+        case: CaseId,
+    ) -> Result<Option<handoff_core::Content>, handoff_teams::http::BackendError> {
+        self.engine.card_now(case).await.map_err(teams_error)
     }
 }
 

@@ -19,7 +19,7 @@ use crate::analysis::entities::{EntityKind, RedactionPolicy};
 use crate::analysis::intent::{self, IntentSpec};
 use crate::analysis::llm::LlmConfig;
 use crate::outbox::OutboxSettings;
-use crate::routing::RoutingConfig;
+use crate::routing::{Route, RoutingConfig};
 use crate::triggers::{self, TriggerRule, Triggers};
 
 /// A configuration problem, always naming the key (or file) and what is wrong.
@@ -261,6 +261,17 @@ pub struct AgentConfig {
     pub password_hash: Option<String>,
 }
 
+impl AgentConfig {
+    /// The name team-side menus show: the configured one, else the key.
+    pub fn shown_name(&self) -> String {
+        if self.name.trim().is_empty() {
+            self.id.clone()
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
 /// `[webchat]`: the customer-side widget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -398,6 +409,48 @@ impl Default for DiscordConfig {
             vip_users: Vec::new(),
             vip_roles: Vec::new(),
             catch_up_days: 7,
+        }
+    }
+}
+
+/// `[teams]`: Microsoft Teams as a team side. It is on when `TEAMS_APP_ID`
+/// and `TEAMS_APP_PASSWORD` are set: cards go to routes' `teams_channel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamsConfig {
+    /// Bot Framework's OpenID metadata, which names the keys incoming
+    /// tokens are checked against.
+    pub openid_url: String,
+    /// The OAuth2 token endpoint; when empty, Bot Framework's multi-tenant
+    /// one, or the tenant's own when `tenant_id` is set.
+    pub token_url: String,
+    /// The Azure AD tenant of a single-tenant bot.
+    pub tenant_id: Option<String>,
+    /// Where cards are posted before any activity from Teams has named the
+    /// tenant's service URL (handoff learns and keeps it after that).
+    pub service_url: String,
+}
+
+impl Default for TeamsConfig {
+    fn default() -> Self {
+        Self {
+            openid_url: handoff_teams::DEFAULT_OPENID_URL.into(),
+            token_url: String::new(),
+            tenant_id: None,
+            service_url: handoff_teams::DEFAULT_SERVICE_URL.into(),
+        }
+    }
+}
+
+impl TeamsConfig {
+    /// The token endpoint in force.
+    pub fn token_endpoint(&self) -> String {
+        match (&self.token_url, &self.tenant_id) {
+            (url, _) if !url.is_empty() => url.clone(),
+            (_, Some(tenant)) => {
+                format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
+            }
+            _ => handoff_teams::DEFAULT_TOKEN_URL.into(),
         }
     }
 }
@@ -595,6 +648,8 @@ pub struct Config {
     pub slack: SlackConfig,
     /// Discord as a customer side.
     pub discord: DiscordConfig,
+    /// Microsoft Teams as a team side.
+    pub teams: TeamsConfig,
     /// Transcript links.
     pub transcripts: TranscriptConfig,
     /// Timers on unclaimed and unanswered cases.
@@ -623,6 +678,7 @@ impl Default for Config {
             relay: RelayConfig::default(),
             slack: SlackConfig::default(),
             discord: DiscordConfig::default(),
+            teams: TeamsConfig::default(),
             transcripts: TranscriptConfig::default(),
             sla: SlaConfig::default(),
             templates: TemplatesConfig::default(),
@@ -833,6 +889,7 @@ impl Config {
             ));
         }
         self.validate_slack()?;
+        self.validate_teams()?;
         self.validate_discord()
     }
 
@@ -870,6 +927,76 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    fn validate_teams(&self) -> Result<(), ConfigError> {
+        let t = &self.teams;
+        // An empty token_url means "the default for the tenant".
+        let urls = [
+            ("teams.openid_url", t.openid_url.as_str()),
+            ("teams.service_url", t.service_url.as_str()),
+            ("teams.token_url", t.token_url.as_str()),
+        ];
+        for (key, url) in urls {
+            let optional = key == "teams.token_url" && url.is_empty();
+            if !(optional || url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    problem: "must start with http:// or https://".into(),
+                });
+            }
+        }
+        if let Some(tenant) = &t.tenant_id
+            && (tenant.is_empty()
+                || !tenant
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        {
+            return Err(ConfigError::Invalid {
+                key: "teams.tenant_id".into(),
+                problem: "must be a tenant id (a GUID) or domain".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The Teams side's settings; none without `TEAMS_APP_ID` and
+    /// `TEAMS_APP_PASSWORD`.
+    pub fn teams_settings(&self) -> Option<handoff_teams::TeamsSettings> {
+        let app_id = self.secrets.teams_app_id.as_ref()?;
+        let password = self.secrets.teams_app_password.as_ref()?;
+        let mentions = self.routes_give(|r| r.teams_mention.clone());
+        Some(handoff_teams::TeamsSettings {
+            app_id: app_id.clone(),
+            app_password: password.expose().to_owned(),
+            openid_url: self.teams.openid_url.clone(),
+            token_url: self.teams.token_endpoint(),
+            service_url: self.teams.service_url.clone(),
+            agents: self
+                .agents
+                .iter()
+                .map(|a| handoff_teams::TeamsAgent {
+                    id: a.id.clone(),
+                    name: a.shown_name(),
+                    aad_object_id: a.teams_user.clone(),
+                })
+                .collect(),
+            intents: self.analysis.intent_names(),
+            mentions,
+        })
+    }
+
+    /// The Teams channels routes send cards to.
+    pub fn teams_channels(&self) -> Vec<String> {
+        self.routes_give(|r| r.teams_channel.clone())
+    }
+
+    /// What `pick` finds in any route, sorted, each once.
+    fn routes_give(&self, pick: impl Fn(&Route) -> Option<String>) -> Vec<String> {
+        let mut found: Vec<String> = self.routing.routes.iter().filter_map(pick).collect();
+        found.sort();
+        found.dedup();
+        found
     }
 
     /// The Discord side's settings; none without `DISCORD_TOKEN`.
@@ -949,11 +1076,7 @@ impl Config {
                 .iter()
                 .map(|a| handoff_slack::SlackAgent {
                     id: a.id.clone(),
-                    name: if a.name.trim().is_empty() {
-                        a.id.clone()
-                    } else {
-                        a.name.clone()
-                    },
+                    name: a.shown_name(),
                     slack_user: a.slack_user.clone(),
                 })
                 .collect(),
@@ -986,15 +1109,7 @@ impl Config {
 
     /// The Slack channels routes send cards to.
     pub fn slack_channels(&self) -> Vec<String> {
-        let mut channels: Vec<String> = self
-            .routing
-            .routes
-            .iter()
-            .filter_map(|r| r.slack_channel.clone())
-            .collect();
-        channels.sort();
-        channels.dedup();
-        channels
+        self.routes_give(|r| r.slack_channel.clone())
     }
 
     /// The effective configuration as TOML, followed by which secrets are

@@ -285,6 +285,17 @@ impl<S: Store> Engine<S> {
         Ok(Some((case, entries)))
     }
 
+    /// The case's card as it would be rendered now; `None` for an unknown
+    /// case. A team side that answers a click with the card (Teams) shows
+    /// this.
+    pub async fn card_now(&self, case: CaseId) -> Result<Option<Content>, EngineError> {
+        Ok(self
+            .store
+            .case(case)
+            .await?
+            .map(|c| render::card(&c, &self.agents, self.link(c.id).as_deref())))
+    }
+
     /// The store, for handlers that read (transcripts, inbox).
     pub fn store(&self) -> &S {
         &self.store
@@ -678,6 +689,17 @@ impl<S: Store> Engine<S> {
             text.push_str(&format!("\n{}: {}", a.name, a.url));
         }
         if text.trim().is_empty() {
+            // Only files the customer could not open: nothing to send, but
+            // the agent must hear why nothing went.
+            if !r.withheld.is_empty() {
+                self.store
+                    .enqueue(&[withheld_note(&case, platform, r)], self.clock.now())
+                    .await?;
+                self.outbox_wake.notify_one();
+                return Ok(Some(
+                    "only files that cannot be sent; the agent was told".to_owned(),
+                ));
+            }
             return Ok(Some("an empty reply was ignored".to_owned()));
         }
         let (mut route, body) = relay::route_reply(&case.state, &agent, &text, &self.relay);
@@ -723,14 +745,7 @@ impl<S: Store> Engine<S> {
             .into_iter()
             .collect();
         if !r.withheld.is_empty() {
-            outbox.push(team_note(
-                &case,
-                format!("{platform}:{}:withheld", r.platform_message_id),
-                Content::text(format!(
-                    "Not sent to the customer: {}. Files shared here are private to the workspace; share a public link instead.",
-                    r.withheld.join(", ")
-                )),
-            ));
+            outbox.push(withheld_note(&case, platform, r));
         }
         let stored = self
             .store
@@ -770,23 +785,17 @@ impl<S: Store> Engine<S> {
         a: &AgentAction,
     ) -> Result<Option<String>, EngineError> {
         let platform = event.platform;
+        // What the person is told is also the event's recorded problem, so
+        // a platform that answers the click itself (Teams) can show it.
         let Some(agent) = self.agents.identify(platform, &a.actor) else {
-            if let Some(case) = self.store.case(a.case).await? {
-                self.tell(
-                    event,
-                    &case,
-                    &a.actor,
-                    format!(
-                        "You are not set up as a handoff agent, so this did nothing. Ask whoever runs handoff to add your {platform} id ({}) to your [[agents]] entry.",
-                        a.actor.user_id
-                    ),
-                )
-                .await?;
-            }
-            return Ok(Some(format!(
-                "{platform} user {} is not a configured agent",
+            let text = format!(
+                "You are not set up as a handoff agent, so this did nothing. Ask whoever runs handoff to add your {platform} id ({}) to your [[agents]] entry.",
                 a.actor.user_id
-            )));
+            );
+            if let Some(case) = self.store.case(a.case).await? {
+                self.tell(event, &case, &a.actor, text.clone()).await?;
+            }
+            return Ok(Some(text));
         };
         let command = match &a.action {
             CaseAction::Claim => CaseCommand::Claim { agent },
@@ -825,8 +834,8 @@ impl<S: Store> Engine<S> {
                     ),
                     other => format!("That did not apply: {other}."),
                 };
-                self.tell(event, &case, &a.actor, text).await?;
-                Some(format!("refused: {e}"))
+                self.tell(event, &case, &a.actor, text.clone()).await?;
+                Some(text)
             }
             CaseOutcome::UnknownCase => Some(format!("case {} does not exist", a.case)),
         })
@@ -1438,6 +1447,19 @@ async fn every_until<F, Fut>(
 }
 
 /// A note for the team in the case's thread.
+/// Tells the agent which of the files they shared did not go to the
+/// customer, and what to do instead.
+fn withheld_note(case: &Case, platform: Platform, r: &AgentReply) -> NewOutbox {
+    team_note(
+        case,
+        format!("{platform}:{}:withheld", r.platform_message_id),
+        Content::text(format!(
+            "Not sent to the customer: {}. Files shared here are private to the workspace; share a public link instead.",
+            r.withheld.join(", ")
+        )),
+    )
+}
+
 fn team_note(case: &Case, idempotency_key: String, content: Content) -> NewOutbox {
     NewOutbox {
         platform: route_platform(case),

@@ -62,10 +62,27 @@ enum Command {
         since: String,
     },
     /// Check the Slack set-up (token, scopes, the bot in every routed
-    /// channel, a way for events to arrive) and the Discord set-up (token,
+    /// channel, a way for events to arrive), the Teams set-up (a token can
+    /// be had, the key set can be fetched) and the Discord set-up (token,
     /// Message Content intent, permissions in each support channel), and
     /// say what to fix.
     Doctor,
+    /// Write the Teams app package (manifest.json and icons, zipped) to
+    /// upload in Teams; the bot id is TEAMS_APP_ID.
+    TeamsPackage {
+        /// Where to write the zip.
+        #[arg(long, default_value = "handoff-teams.zip")]
+        out: PathBuf,
+        /// The app's short name in Teams.
+        #[arg(long, default_value = "handoff")]
+        name: String,
+        /// The company shown as the app's developer.
+        #[arg(long, default_value = "handoff")]
+        developer: String,
+        /// The app package version (raise it for each re-upload).
+        #[arg(long, default_value = "1.0.0")]
+        version: String,
+    },
     /// Print the URL that adds the Discord bot to a server with exactly
     /// the permissions handoff needs.
     DiscordInvite {
@@ -153,6 +170,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Command::TeamsPackage {
+            out,
+            name,
+            developer,
+            version,
+        } => {
+            let app_id = config
+                .secrets
+                .teams_app_id
+                .clone()
+                .context("TEAMS_APP_ID must be set: it is the bot id the package names")?;
+            let zip =
+                handoff_teams::package::app_package(&handoff_teams::package::PackageOptions {
+                    app_id,
+                    name: name.clone(),
+                    public_url: config.public_url.clone(),
+                    version: version.clone(),
+                    developer: developer.clone(),
+                })?;
+            std::fs::write(out, zip).with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "Wrote {}. In Teams: Apps -> Manage your apps -> Upload an app -> Upload a custom app, then add it to the team whose channels the routes name.",
+                out.display()
+            );
+            return Ok(());
+        }
         Command::Doctor => {
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -228,14 +271,15 @@ async fn with_store<S: Store>(store: S, command: Command, config: &Config) -> an
         | Command::Doctor
         | Command::DiscordInvite { .. }
         | Command::SlackManifest { .. }
+        | Command::TeamsPackage { .. }
         | Command::Analyze { .. }
         | Command::Replay { .. }
         | Command::Agent { .. } => Ok(()),
     }
 }
 
-/// Prints each Slack and Discord check with what to fix; fails when any
-/// check does.
+/// Prints each Slack, Teams and Discord check with what to fix; fails when
+/// any check does.
 async fn doctor(config: &Config) -> anyhow::Result<()> {
     let mut findings = Vec::new();
     match config.slack_settings() {
@@ -257,6 +301,21 @@ async fn doctor(config: &Config) -> anyhow::Result<()> {
                 config.slack_channels().is_empty(),
                 "routes send cards to the Slack channels {}, so SLACK_BOT_TOKEN must be set",
                 config.slack_channels().join(", ")
+            );
+        }
+    }
+    match config.teams_settings() {
+        Some(settings) => {
+            findings.extend(
+                handoff_teams::doctor::check(&settings, handoff_teams::api::client()?).await,
+            );
+        }
+        None => {
+            println!("Teams is not set up (TEAMS_APP_ID and TEAMS_APP_PASSWORD are not both set).");
+            anyhow::ensure!(
+                config.teams_channels().is_empty(),
+                "routes send cards to the Teams channels {}, so TEAMS_APP_ID and TEAMS_APP_PASSWORD must be set",
+                config.teams_channels().join(", ")
             );
         }
     }

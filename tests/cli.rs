@@ -585,3 +585,87 @@ fn slack_manifest_names_this_handoffs_address() {
     let (_, stdout, _) = run(handoff(dir.path()).args(["slack-manifest", "--socket-mode"]));
     assert!(stdout.contains("socket_mode_enabled: true") && !stdout.contains("request_url"));
 }
+
+#[test]
+fn teams_package_writes_the_app_zip_and_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_id = "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f";
+    let (out, stdout, stderr) = run(handoff(dir.path())
+        .args(["teams-package", "--out", "app.zip", "--developer", "Acme"])
+        .env("TEAMS_APP_ID", app_id)
+        .env("HANDOFF_PUBLIC_URL", "https://help.acme.test"));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("Upload a custom app"), "{stdout}");
+    let zip = std::fs::read(dir.path().join("app.zip")).unwrap();
+    assert!(zip.starts_with(b"PK\x03\x04"));
+    // The zip's central directory names exactly the three files Teams
+    // wants (their contents are checked by the package's own tests).
+    let names: Vec<&str> = ["manifest.json", "color.png", "outline.png"]
+        .into_iter()
+        .filter(|n| zip.windows(n.len()).any(|w| w == n.as_bytes()))
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+
+    let (out, _, stderr) = run(handoff(dir.path())
+        .arg("teams-package")
+        .env_remove("TEAMS_APP_ID"));
+    assert!(!out.status.success());
+    assert!(stderr.contains("TEAMS_APP_ID must be set"), "{stderr}");
+    let (out, _, stderr) = run(handoff(dir.path())
+        .arg("teams-package")
+        .env("TEAMS_APP_ID", app_id)
+        .env("HANDOFF_PUBLIC_URL", "http://help.acme.test"));
+    assert!(!out.status.success());
+    assert!(stderr.contains("https"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_that_a_teams_token_can_be_had() {
+    use common::teams::{APP_ID, APP_PASSWORD, TeamsDouble};
+    let teams = TeamsDouble::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("handoff.toml"),
+        format!(
+            "[teams]\nopenid_url = \"{}\"\ntoken_url = \"{}\"\n",
+            teams.openid_url(),
+            teams.token_url()
+        ),
+    )
+    .unwrap();
+    let path = dir.path().to_owned();
+    let cli = move |password: &'static str| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            run(handoff(&path)
+                .arg("doctor")
+                .env_remove("SLACK_BOT_TOKEN")
+                .env_remove("DISCORD_TOKEN")
+                .env("TEAMS_APP_ID", APP_ID)
+                .env("TEAMS_APP_PASSWORD", password))
+        })
+    };
+    let (out, stdout, stderr) = cli(APP_PASSWORD).await.unwrap();
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "ok  A Teams token was issued for the app {APP_ID}"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok  The Bot Framework key set has"),
+        "{stdout}"
+    );
+    let (out, stdout, _) = cli("wrong-password").await.unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("FIX The token endpoint refused the app's credentials"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("TEAMS_APP_PASSWORD"), "{stdout}");
+    assert!(
+        !stdout.contains("wrong-password"),
+        "the password is never printed"
+    );
+}

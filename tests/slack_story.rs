@@ -13,7 +13,7 @@ mod common;
 use common::slack::{
     self as double, BOT_TOKEN, SIGNING_SECRET, Scripted, SlackDouble, event_callback,
 };
-use common::story::{Running, Ws, connect, send, until, until_in};
+use common::story::{Running, Ws, escalating_customer, send, until, until_in};
 
 use handoff::cases::Urgency;
 use handoff::config::{AgentConfig, Config, Secret};
@@ -88,23 +88,6 @@ async fn start_with<S: Store>(
     tweak(&mut config);
     let app = common::story::serve(store, config).await;
     (slack, app)
-}
-
-/// A web chat customer who asks for a person.
-async fn escalating_customer(base: &str, name: &str, text: &str) -> (Ws, Vec<Value>) {
-    let mut ws = connect(base, json!({"type": "hello", "name": name})).await;
-    let mut seen = Vec::new();
-    until_in(&mut ws, &mut seen, |f| f["type"] == "welcome").await;
-    send(
-        &mut ws,
-        json!({"type": "message", "id": "m1", "text": text}),
-    )
-    .await;
-    until_in(&mut ws, &mut seen, |f| {
-        f["type"] == "ack" && f["id"] == "m1"
-    })
-    .await;
-    (ws, seen)
 }
 
 /// The card the bot posted in `CSUPPORT`.

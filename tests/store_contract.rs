@@ -9,8 +9,8 @@ use std::sync::Arc;
 use common::{at, t0};
 use handoff::cases::{Actor, Case, CaseCommand, CaseState, TransitionError, Urgency};
 use handoff::store::{
-    self, AuthorKind, CaseOutcome, Completion, InboundRecord, NewCase, NewMessage, NewOutbox,
-    OutboxDepth, OutboxState, Store,
+    self, AuthorKind, CaseOutcome, Completion, InboundProgress, InboundRecord, NewCase, NewMessage,
+    NewOutbox, OutboxDepth, OutboxState, Store,
 };
 use handoff_core::{
     AgentId, CaseId, Content, ConversationId, CustomerIdentity, CustomerMessage, InboundEvent,
@@ -31,6 +31,7 @@ on_both_backends!(
     the_same_idempotency_key_is_queued_once,
     concurrent_workers_never_take_the_same_row,
     one_holder_per_lease_and_conversations_found_by_key,
+    learned_settings_are_replaced_and_generated_ones_kept,
 );
 
 fn customer_event(event_id: &str, platform: Platform) -> InboundEvent {
@@ -124,6 +125,16 @@ async fn an_inbound_event_is_stored_once_per_platform_event_id<S: Store>(store: 
         InboundRecord::Accepted { .. }
     ));
 
+    let progress = |id: &'static str, p: Platform| {
+        let store = store.clone();
+        async move { store.inbound_progress(p, id).await.unwrap() }
+    };
+    assert_eq!(
+        progress("Ev1", Platform::Discord).await,
+        Some(InboundProgress::Pending)
+    );
+    assert_eq!(progress("Ev2", Platform::Discord).await, None);
+
     let pending = store.pending_inbound(10).await.unwrap();
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[0].seq, seq);
@@ -138,6 +149,16 @@ async fn an_inbound_event_is_stored_once_per_platform_event_id<S: Store>(store: 
         .await
         .unwrap();
     assert!(store.pending_inbound(10).await.unwrap().is_empty());
+    assert_eq!(
+        progress("Ev1", Platform::Discord).await,
+        Some(InboundProgress::Processed { problem: None })
+    );
+    assert_eq!(
+        progress("Ev1", Platform::Webchat).await,
+        Some(InboundProgress::Processed {
+            problem: Some("unknown agent".into())
+        })
+    );
     // Still a duplicate after processing: retries days later are dropped too.
     assert_eq!(
         store.record_inbound(&ev).await.unwrap(),
@@ -686,7 +707,7 @@ async fn one_holder_per_lease_and_conversations_found_by_key<S: Store>(store: S)
         "postgres" => {
             assert!(store.lease("gateway").await.unwrap().is_none());
             assert!(store.lease("other work").await.unwrap().is_some());
-            drop(first);
+            first.release().await;
             assert!(store.lease("gateway").await.unwrap().is_some());
         }
         // SQLite serves one process: it always holds its own lease.
@@ -705,5 +726,28 @@ async fn one_holder_per_lease_and_conversations_found_by_key<S: Store>(store: S)
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+async fn learned_settings_are_replaced_and_generated_ones_kept<S: Store>(store: S) {
+    assert_eq!(store.get_setting("teams.service_url").await.unwrap(), None);
+    store
+        .put_setting("teams.service_url", "https://smba.example/amer/")
+        .await
+        .unwrap();
+    store
+        .put_setting("teams.service_url", "https://smba.example/emea/")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_setting("teams.service_url").await.unwrap(),
+        Some("https://smba.example/emea/".to_owned())
+    );
+    // A generated setting is stored once and read back by everyone after.
+    assert_eq!(store.setting("key", "first").await.unwrap(), "first");
+    assert_eq!(store.setting("key", "second").await.unwrap(), "first");
+    assert_eq!(
+        store.get_setting("key").await.unwrap(),
+        Some("first".to_owned())
     );
 }

@@ -86,6 +86,20 @@ pub enum InboundRecord {
     Duplicate,
 }
 
+/// How far an inbound event has come, for a platform that must answer
+/// with the outcome (a Teams card action's response shows the card after
+/// the click).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundProgress {
+    /// Stored, not processed yet.
+    Pending,
+    /// Processed; with the reason when it could not be acted on.
+    Processed {
+        /// Why nothing was done (unknown agent, refused transition).
+        problem: Option<String>,
+    },
+}
+
 /// An inbound event waiting to be processed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredInbound {
@@ -419,6 +433,17 @@ impl Lease {
             Lease::Postgres(conn) => sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok(),
         }
     }
+
+    /// Gives the lease up and returns once another replica can take it.
+    /// Merely dropping it frees it too, but only when the server notices
+    /// the closed socket, a moment later.
+    pub async fn release(self) {
+        if let Lease::Postgres(conn) = self {
+            // The server frees session locks before it ends the session,
+            // so once the close is answered the lock is free.
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
 }
 
 /// Durable state behind handoff. Every method is one round trip or one
@@ -649,6 +674,28 @@ pub trait Store: Clone + Send + Sync + 'static {
         name: &str,
         fresh: &str,
     ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
+    /// A setting handoff learned from a platform (the Teams service URL),
+    /// replacing any earlier value.
+    fn put_setting(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A stored setting, if any.
+    fn get_setting(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// How far the stored event (platform, event id) has come; `None` when
+    /// it was never stored.
+    fn inbound_progress(
+        &self,
+        platform: Platform,
+        event_id: &str,
+    ) -> impl Future<Output = Result<Option<InboundProgress>, StoreError>> + Send;
 
     /// Stores a new web chat session.
     fn webchat_create_session(

@@ -963,6 +963,40 @@ macro_rules! impl_sql_store {
                     .await?)
             }
 
+            async fn put_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+                    .bind(name)
+                    .bind(value)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn inbound_progress(
+                &self,
+                platform: Platform,
+                event_id: &str,
+            ) -> Result<Option<$crate::store::InboundProgress>, StoreError> {
+                let row: Option<(Option<DateTime<Utc>>, Option<String>)> = sqlx::query_as(
+                    "SELECT processed_at, error FROM inbound_events WHERE platform = $1 AND event_id = $2",
+                )
+                .bind(platform.as_str())
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(processed, problem)| match processed {
+                    None => $crate::store::InboundProgress::Pending,
+                    Some(_) => $crate::store::InboundProgress::Processed { problem },
+                }))
+            }
+
             async fn webchat_create_session(&self, s: &$crate::store::NewSession) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO webchat_sessions (id, token_hash, conversation, user_id, display_name, email, created_at, last_seen_at) \

@@ -6,6 +6,7 @@ pub mod discord;
 pub mod double;
 pub mod slack;
 pub mod story;
+pub mod teams;
 
 use chrono::{DateTime, TimeZone, Utc};
 use handoff::cases::Urgency;

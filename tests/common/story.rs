@@ -257,3 +257,21 @@ pub async fn until_in(
 pub async fn until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> (Value, Vec<Value>) {
     until_in(ws, &mut Vec::new(), pred).await
 }
+
+/// A web chat customer named `name` who says `text` (a request for a
+/// person, in the stories); returns their socket and the frames so far.
+pub async fn escalating_customer(base: &str, name: &str, text: &str) -> (Ws, Vec<Value>) {
+    let mut ws = connect(base, json!({"type": "hello", "name": name})).await;
+    let mut seen = Vec::new();
+    until_in(&mut ws, &mut seen, |f| f["type"] == "welcome").await;
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "m1", "text": text}),
+    )
+    .await;
+    until_in(&mut ws, &mut seen, |f| {
+        f["type"] == "ack" && f["id"] == "m1"
+    })
+    .await;
+    (ws, seen)
+}

@@ -71,6 +71,36 @@ pub enum InboundError {
     /// The body or a message in it is larger than allowed.
     #[error("payload too large: {0}")]
     TooLarge(String),
+    /// The request was fine but could not be stored (the database is
+    /// down); the platform should send it again.
+    #[error("not stored, please retry: {0}")]
+    Unavailable(String),
+}
+
+/// The engine behind a platform crate failed (the store is down). Each
+/// platform crate reaches the engine through a backend trait of its own;
+/// they all fail with this.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendError(pub String);
+
+impl From<BackendError> for InboundError {
+    fn from(e: BackendError) -> Self {
+        InboundError::Unavailable(e.0)
+    }
+}
+
+impl InboundError {
+    /// The HTTP status a webhook answers this with. Platforms retry a 5xx
+    /// and give up on a 4xx.
+    pub fn status(&self) -> u16 {
+        match self {
+            InboundError::Unauthorized(_) => 401,
+            InboundError::TooLarge(_) => 413,
+            InboundError::Malformed(_) => 400,
+            InboundError::Unavailable(_) => 503,
+        }
+    }
 }
 
 /// A platform that can carry out outbound commands.

@@ -8,6 +8,8 @@
 
 /// The adapter trait and what a delivery can report back.
 pub mod adapter;
+/// What every team side's handoff card shows.
+pub mod card;
 /// Commands the engine asks a platform to carry out.
 pub mod command;
 /// What `handoff doctor` reports.
@@ -20,8 +22,10 @@ pub mod limits;
 pub mod markup;
 /// Identifiers and references to things that live on a platform.
 pub mod refs;
+/// Handlebars for the team sides' JSON cards.
+pub mod template;
 
-pub use adapter::{Adapter, Delivered, Delivery, DeliveryError, InboundError};
+pub use adapter::{Adapter, BackendError, Delivered, Delivery, DeliveryError, InboundError};
 pub use command::{Content, OutboundCommand, Receipt};
 pub use event::{
     AgentAction, AgentEdit, AgentReply, Attachment, CaseAction, CustomerEdit, CustomerIdentity,

@@ -66,10 +66,8 @@ impl std::fmt::Debug for DiscordSettings {
     }
 }
 
-/// The store could not take an event or answer a question.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("the store failed: {0}")]
-pub struct BackendError(pub String);
+/// The engine or store behind this crate failed.
+pub use handoff_core::BackendError;
 
 /// What the Discord side needs from the rest of handoff.
 #[async_trait]

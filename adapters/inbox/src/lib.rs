@@ -102,10 +102,8 @@ pub struct TranscriptLine {
     pub at: DateTime<Utc>,
 }
 
-/// A storage or engine failure, as text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BackendError(pub String);
+/// The engine or store behind this crate failed.
+pub use handoff_core::BackendError;
 
 /// What the inbox needs from the rest of handoff; implemented by the root
 /// package over its engine and store.

@@ -10,9 +10,10 @@
 //! owner's `<@U…>`). After rendering, [`fit`] holds the blocks to Slack's
 //! limits, cutting long text with a link to the transcript.
 
-use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext};
 use handoff_core::Content;
 use handoff_core::markup::escape_mrkdwn;
+pub use handoff_core::template::CardTemplateError;
+use handoff_core::template::{JsonCard, sample_case};
 use serde_json::{Value, json};
 
 use crate::SlackSettings;
@@ -48,62 +49,20 @@ pub struct SlackMessage {
 }
 
 /// Renders cards from the template.
+#[derive(Debug)]
 pub struct CardRenderer {
-    registry: Handlebars<'static>,
-}
-
-impl std::fmt::Debug for CardRenderer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CardRenderer").finish_non_exhaustive()
-    }
-}
-
-/// The template could not be used.
-#[derive(Debug, thiserror::Error)]
-#[error("the Slack card template: {0}")]
-pub struct CardTemplateError(String);
-
-fn json_escape(text: &str) -> String {
-    let quoted = serde_json::to_string(text).unwrap_or_default();
-    quoted[1..quoted.len() - 1].to_owned()
-}
-
-fn plain_helper(
-    h: &Helper<'_>,
-    _: &Handlebars<'_>,
-    _: &Context,
-    _: &mut RenderContext<'_, '_>,
-    out: &mut dyn Output,
-) -> HelperResult {
-    let text = match h.param(0).map(|p| p.value()) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    };
-    out.write(&json_escape(&text))?;
-    Ok(())
+    template: JsonCard,
 }
 
 impl CardRenderer {
     /// The built-in template, checked by rendering a full sample card.
     pub fn new() -> Result<Self, CardTemplateError> {
-        let mut registry = Handlebars::new();
-        registry.set_strict_mode(false);
-        registry.register_escape_fn(|s| json_escape(&escape_mrkdwn(s)));
-        registry.register_helper("plain", Box::new(plain_helper));
-        registry
-            .register_template_string("card", CARD_TEMPLATE)
-            .map_err(|e| CardTemplateError(e.to_string()))?;
-        let renderer = Self { registry };
-        let sample = json!({
-            "case": "00000000-0000-0000-0000-000000000000", "state": "open",
-            "customer": "x", "source": "webchat", "urgency": "high",
-            "reasons": [{"detail": "x"}], "facts": ["x"], "tried": ["x"], "summary": "x",
-            "transcript_url": "https://x", "opened_at": "2026-01-01T00:00:00Z",
-        });
+        let renderer = Self {
+            template: JsonCard::new("Slack", CARD_TEMPLATE, escape_mrkdwn)?,
+        };
         renderer
-            .blocks(&sample, &SlackSettings::for_tests())
-            .map_err(CardTemplateError)?;
+            .blocks(&sample_case(), &SlackSettings::for_tests())
+            .map_err(|e| renderer.template.error(e))?;
         Ok(renderer)
     }
 
@@ -131,14 +90,7 @@ impl CardRenderer {
     }
 
     fn blocks(&self, rich: &Value, settings: &SlackSettings) -> Result<Value, String> {
-        let view = view(rich, settings);
-        let rendered = self
-            .registry
-            .render("card", &view)
-            .map_err(|e| e.to_string())?;
-        let mut blocks: Value = serde_json::from_str(&rendered)
-            .map_err(|e| format!("the template did not produce JSON: {e}"))?;
-        drop_nulls(&mut blocks);
+        let mut blocks = self.template.render(&view(rich, settings))?;
         fit(&mut blocks, rich["transcript_url"].as_str());
         Ok(blocks)
     }
@@ -148,8 +100,6 @@ impl CardRenderer {
 /// builds itself (mentions) already made, and the choices the menus offer.
 fn view(rich: &Value, settings: &SlackSettings) -> Value {
     let s = |k: &str| rich[k].as_str().map(str::to_owned);
-    let state = rich["state"].as_str().unwrap_or("open");
-    let urgency = rich["urgency"].as_str().unwrap_or("normal");
     let person = |id: Option<String>, name: Option<String>| -> Option<String> {
         let id = id?;
         Some(match settings.slack_user_of(&id) {
@@ -157,66 +107,33 @@ fn view(rich: &Value, settings: &SlackSettings) -> Value {
             None => escape_mrkdwn(name.as_deref().unwrap_or(&id)),
         })
     };
-    let reasons: Vec<String> = rich["reasons"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r["detail"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let took = match (
-        rich["resolved_at"].as_str().and_then(parse_time),
-        rich["claimed_at"]
-            .as_str()
-            .or(rich["opened_at"].as_str())
-            .and_then(parse_time),
-    ) {
-        (Some(end), Some(start)) => Some(human(end - start)),
-        _ => None,
-    };
-    let opened = rich["opened_at"].as_str().and_then(parse_time);
-    json!({
-        "case": s("case"),
-        "open": state == "open",
-        "claimed": state == "claimed",
-        "resolved": state == "resolved",
-        "urgency_icon": match urgency { "urgent" => "🔴", "high" => "🟠", "low" => "⚪", _ => "🔵" },
-        "urgency_label": capitalise(urgency),
-        "mention": if state == "open" { s("mention") } else { None },
-        "customer": s("customer").unwrap_or_else(|| "A customer".to_owned()),
-        "source": s("source").unwrap_or_else(|| "chat".to_owned()),
-        "email": s("email"),
-        "verified": rich["verified"].as_bool().unwrap_or(false),
-        "handle": s("handle"),
-        "avatar": s("avatar").filter(|u| u.starts_with("https://")),
-        "owner": person(s("owner"), s("owner_name")),
-        "took": took,
-        "opened_unix": opened.map(|t| t.timestamp()),
-        "opened_at": opened.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
-        "delivery_error": s("delivery_error"),
-        "reasons": reasons,
-        "intent": s("intent"),
-        "intent_confidence": rich["intent_confidence"].as_f64().map(|c| format!("{:.0}%", c * 100.0)),
-        "detected_intent": s("detected_intent"),
-        "sentiment": rich["sentiment"].as_f64().map(|v| format!("{} ({v:+.2})", match v {
-            v if v <= -0.05 => "negative",
-            v if v >= 0.05 => "positive",
-            _ => "neutral",
-        })),
-        "route": s("route").unwrap_or_else(|| "default".to_owned()),
-        "escalated_from": s("escalated_from"),
-        "summary": s("summary").filter(|t| !t.is_empty()),
-        "facts": rich["facts"],
-        "tried": rich["tried"],
-        "previous_agent": person(s("previous_agent"), s("previous_agent_name")),
-        "csat": rich["csat"],
-        "transcript_url": s("transcript_url"),
-        "reaction_hint": settings.reaction_hint(),
-        "agents": settings.agents.iter().filter(|a| Some(a.id.as_str()) != rich["owner"].as_str())
-            .map(|a| json!({"id": a.id, "name": a.name})).collect::<Vec<_>>(),
-        "intents": settings.intents,
-    })
+    let mut view = handoff_core::card::view(rich);
+    let open = rich["state"] == "open";
+    view.extend([
+        (
+            "mention".to_owned(),
+            json!(if open { s("mention") } else { None }),
+        ),
+        (
+            "owner".to_owned(),
+            json!(person(s("owner"), s("owner_name"))),
+        ),
+        (
+            "previous_agent".to_owned(),
+            json!(person(s("previous_agent"), s("previous_agent_name"))),
+        ),
+        ("reaction_hint".to_owned(), json!(settings.reaction_hint())),
+    ]);
+    handoff_core::card::add_menus(
+        &mut view,
+        rich,
+        settings
+            .agents
+            .iter()
+            .map(|a| (a.id.as_str(), a.name.as_str())),
+        &settings.intents,
+    );
+    Value::Object(view)
 }
 
 /// The message `text` that goes with the blocks: what notifications and
@@ -261,17 +178,6 @@ pub fn thread_post(content: &Content) -> SlackMessage {
             " … _(cut here: the whole message is in the transcript linked on the card)_",
         ),
         blocks: None,
-    }
-}
-
-fn drop_nulls(value: &mut Value) {
-    match value {
-        Value::Array(items) => {
-            items.retain(|v| !v.is_null());
-            items.iter_mut().for_each(drop_nulls);
-        }
-        Value::Object(map) => map.values_mut().for_each(drop_nulls),
-        _ => {}
     }
 }
 
@@ -386,29 +292,6 @@ pub fn cut_mrkdwn(text: &str, max: usize, suffix: &str) -> String {
         head = &head[..amp];
     }
     format!("{head}{suffix}")
-}
-
-fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
-}
-
-fn human(d: chrono::Duration) -> String {
-    let mins = d.num_minutes();
-    match mins {
-        m if m < 1 => "less than a minute".to_owned(),
-        m if m < 120 => format!("{m} min"),
-        m if m < 48 * 60 => format!("{} h {} min", m / 60, m % 60),
-        m => format!("{} days", m / (24 * 60)),
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

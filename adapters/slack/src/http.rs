@@ -39,10 +39,8 @@ use crate::inbound::{self, Context, Parsed};
 /// Slack's own payloads are a few kilobytes; anything this big is not one.
 const MAX_BODY: usize = 1024 * 1024;
 
-/// The engine could not take an event; Slack will retry it.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct BackendError(pub String);
+/// The engine or store behind this crate failed.
+pub use handoff_core::BackendError;
 
 /// Where parsed events go: the engine's store, through the root crate.
 #[async_trait]
@@ -70,33 +68,11 @@ impl<B> std::fmt::Debug for Slack<B> {
     }
 }
 
-/// Why a payload was not taken.
-#[derive(Debug)]
-enum Refusal {
-    Bad(InboundError),
-    Backend(BackendError),
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let (status, text) = match self {
-            Refusal::Bad(e @ InboundError::Unauthorized(_)) => {
-                (StatusCode::UNAUTHORIZED, e.to_string())
-            }
-            Refusal::Bad(e @ InboundError::TooLarge(_)) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
-            }
-            Refusal::Bad(e @ InboundError::Malformed(_)) => {
-                (StatusCode::BAD_REQUEST, e.to_string())
-            }
-            // Slack retries on a 5xx; the event was not stored.
-            Refusal::Backend(e) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("not stored, please retry: {e}"),
-            ),
-        };
-        (status, text).into_response()
-    }
+/// The answer to a refused request: 401, 413, 400, or 503 when it could
+/// not be stored (the platform sends it again).
+fn refusal(e: &InboundError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, e.to_string()).into_response()
 }
 
 impl<B: SlackBackend> Slack<B> {
@@ -148,7 +124,7 @@ impl<B: SlackBackend> Slack<B> {
 
     /// Names what needs naming and stores the event; the challenge of the
     /// set-up handshake is handed back.
-    async fn accept(&self, parsed: Parsed) -> Result<Option<String>, Refusal> {
+    async fn accept(&self, parsed: Parsed) -> Result<Option<String>, InboundError> {
         match parsed {
             Parsed::Challenge(c) => Ok(Some(c)),
             Parsed::Ignored(why) => {
@@ -161,7 +137,7 @@ impl<B: SlackBackend> Slack<B> {
                 self.backend
                     .ingest(&event)
                     .await
-                    .map_err(Refusal::Backend)?;
+                    .map_err(InboundError::from)?;
                 tracing::debug!(event_id = %event.event_id, "Slack event stored.");
                 Ok(None)
             }
@@ -315,7 +291,7 @@ fn refused(path: &str, headers: &HeaderMap, e: InboundError) -> Response {
         error = %e,
         "Slack request refused; nothing was stored."
     );
-    Refusal::Bad(e).into_response()
+    refusal(&e)
 }
 
 async fn events<B: SlackBackend>(
@@ -338,7 +314,7 @@ async fn events<B: SlackBackend>(
             Ok(None) => StatusCode::OK.into_response(),
             Err(e) => {
                 tracing::error!(path = PATH, error = ?e, "A Slack event could not be stored; Slack will retry it.");
-                e.into_response()
+                refusal(&e)
             }
         },
     }
@@ -372,7 +348,7 @@ async fn interactions<B: SlackBackend>(
             Ok(_) => StatusCode::OK.into_response(),
             Err(e) => {
                 tracing::error!(path = PATH, error = ?e, "A Slack interaction could not be stored.");
-                e.into_response()
+                refusal(&e)
             }
         },
     }

@@ -105,10 +105,8 @@ pub trait ChatBackend: Send + Sync + 'static {
     ) -> Result<Vec<FeedEntry>, BackendError>;
 }
 
-/// A storage failure, as text for logs and the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BackendError(pub String);
+/// The engine or store behind this crate failed.
+pub use handoff_core::BackendError;
 
 /// A session to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
