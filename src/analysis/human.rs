@@ -14,6 +14,8 @@
 //! talk to anyone") is not one either. Person words are matched allowing one
 //! typo, since people asking for a human are rarely typing carefully.
 
+use std::borrow::Cow;
+
 use super::table::WordTable;
 use super::text::{FastMap, Kind, Token, lower_into};
 
@@ -179,36 +181,38 @@ pub fn is_human_request(lower: &str, tokens: &[Token]) -> bool {
     if !any_person {
         return false;
     }
-    let mut words: Vec<String> = Vec::with_capacity(tokens.len());
-    for t in tokens.iter().filter(|t| t.kind == Kind::Word) {
-        words.push(t.text(text).replace('’', "'"));
-    }
-    if words.is_empty() {
-        return false;
-    }
-    let persons: Vec<usize> = (0..words.len()).filter(|&i| is_person(&words[i])).collect();
-    if persons.is_empty() {
+    // Borrowed from `lower` unless a typographic apostrophe needs folding:
+    // a quarter of messages get here ("people", "being" and "stuff", one
+    // typo from "staff", are common words), so no allocation per word.
+    let words: Vec<Cow<'_, str>> = tokens
+        .iter()
+        .filter(|t| t.kind == Kind::Word)
+        .map(|t| {
+            let w = t.text(text);
+            if w.contains('’') {
+                Cow::Owned(w.replace('’', "'"))
+            } else {
+                Cow::Borrowed(w)
+            }
+        })
+        .collect();
+    if words.is_empty() || !words.iter().any(|w| is_person(w)) {
         return false;
     }
     if refuses(&words) {
         return false;
     }
-    if is_bare_request(&words) {
+    if is_bare_request(words.iter().map(|w| &**w), 1) {
         return true;
     }
-    // "I was charged twice. agent please": a bare request as one sentence
-    // (or clause) of a longer message.
-    if words.len() > 2 && sentences_are_bare_requests(text) {
-        return true;
-    }
-    persons.iter().any(|&i| {
-        let adjective = i > 0 && REAL.contains(&words[i - 1].as_str()) && words[i] != "human";
+    let persons_ask = (0..words.len()).filter(|&i| is_person(&words[i])).any(|i| {
+        let adjective = i > 0 && REAL.contains(&&*words[i - 1]) && words[i] != "human";
         if adjective && (STRONG.contains(&canonical(&words[i])) || words[i] == "someone") {
             return true;
         }
         let existence = i >= 2
-            && matches!(words[i - 2].as_str(), "is" | "are" | "any" | "there")
-            && matches!(words[i - 1].as_str(), "a" | "an" | "any" | "there" | "some");
+            && matches!(&*words[i - 2], "is" | "are" | "any" | "there")
+            && matches!(&*words[i - 1], "a" | "an" | "any" | "there" | "some");
         if existence && is_strong_human(&words[i]) {
             return true;
         }
@@ -218,7 +222,7 @@ pub fn is_human_request(lower: &str, tokens: &[Token]) -> bool {
         let mut j = i;
         while j > 0 && i - j < 5 {
             j -= 1;
-            let w = words[j].as_str();
+            let w = &*words[j];
             if CONTACT.contains(&w) {
                 return person_means_staff(&words, i);
             }
@@ -227,36 +231,58 @@ pub fn is_human_request(lower: &str, tokens: &[Token]) -> bool {
             }
         }
         false
-    })
+    });
+    // "I was charged twice. agent please": a bare request as one sentence
+    // (or clause) of a longer message. Asked last, as the dearest check.
+    persons_ask || (words.len() > 2 && sentences_are_bare_requests(text))
 }
 
 /// A short message made of a person word and filler: "human!!", "agent
-/// please", "representative now".
-fn is_bare_request(words: &[String]) -> bool {
-    words.len() <= 6
-        && words.iter().any(|w| STRONG.contains(&canonical(w)))
-        && words
-            .iter()
-            .all(|w| FILLER.contains(&w.as_str()) || is_person(w))
+/// please", "representative now"; `min_words` or more of them. Takes the
+/// words one by one and stops at the first that rules it out.
+fn is_bare_request<W: AsRef<str>>(words: impl IntoIterator<Item = W>, min_words: usize) -> bool {
+    let (mut count, mut strong) = (0, false);
+    for w in words {
+        let w = w.as_ref();
+        count += 1;
+        if count > 6 {
+            return false;
+        }
+        let person = person(w);
+        if person.is_none() && !FILLER.contains(&w) {
+            return false;
+        }
+        // The canonical word: a person word is never a filler's spelling.
+        strong |= STRONG.contains(&person.unwrap_or(w));
+    }
+    strong && count >= min_words
 }
 
 fn sentences_are_bare_requests(text: &str) -> bool {
     let mut buf = String::new();
-    let mut words_of = |part: &str| -> Vec<String> {
-        part.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+    // `text` is lowercase already: only a non-ASCII word is lowered again
+    // (and allocated).
+    let mut bare = |part: &str, min_words: usize| {
+        let words = part
+            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
             .filter(|w| !w.is_empty())
-            .map(|w| lower_into(w, &mut buf).to_owned())
-            .collect()
+            .map(|w| {
+                if w.is_ascii() {
+                    Cow::Borrowed(w)
+                } else {
+                    Cow::Owned(lower_into(w, &mut buf).to_owned())
+                }
+            });
+        is_bare_request(words, min_words)
     };
     super::summary::sentences(text).any(|sentence| {
-        is_bare_request(&words_of(sentence))
+        bare(sentence, 1)
             // "agent please, I cannot log in": a bare request as a clause.
             // At least two words, so a lone vocative ("Agent, my card…")
             // or an aside ("thanks, human") does not count.
-            || sentence.split([',', ';', ':']).any(|clause| {
-                let words = words_of(clause);
-                words.len() >= 2 && is_bare_request(&words)
-            })
+            || sentence
+                .split([',', ';', ':'])
+                .any(|clause| bare(clause, 2))
     })
 }
 
@@ -269,19 +295,19 @@ fn is_strong_human(word: &str) -> bool {
 
 /// "someone" after "with" is staff in "talk with someone", but not in
 /// "someone charged my card" (no contact verb before it).
-fn person_means_staff(words: &[String], i: usize) -> bool {
+fn person_means_staff(words: &[Cow<'_, str>], i: usize) -> bool {
     let w = canonical(&words[i]);
     if matches!(w, "man" | "woman" | "being" | "individual") {
-        return i > 0 && (REAL.contains(&words[i - 1].as_str()));
+        return i > 0 && (REAL.contains(&&*words[i - 1]));
     }
     true
 }
 
-fn refuses(words: &[String]) -> bool {
+fn refuses(words: &[Cow<'_, str>]) -> bool {
     words.windows(3).any(|w| {
-        REFUSAL.contains(&w[0].as_str())
-            && matches!(w[1].as_str(), "want" | "need" | "wanna" | "like")
-            && !matches!(w[2].as_str(), "a" | "another")
+        REFUSAL.contains(&&*w[0])
+            && matches!(&*w[1], "want" | "need" | "wanna" | "like")
+            && !matches!(&*w[2], "a" | "another")
             && !w[2].starts_with("bot")
     }) && !words.iter().any(|w| w == "but")
 }
