@@ -147,77 +147,119 @@ const CURRENCY_WORDS: &[&str] = &[
 /// Finds every entity in `text`, in order, without overlaps.
 pub fn find(text: &str, out: &mut Vec<Entity>) {
     out.clear();
-    let may_link = text.contains('@')
-        || text.contains("://")
-        || text.contains("www.")
-        || text.contains("WWW.");
+    // Most messages have neither a digit, which every number kind needs,
+    // nor an `@`, `://`, `www.` or `WWW.`, which every link needs: one
+    // pass over the bytes tells.
+    let b = text.as_bytes();
+    let (mut may_link, mut digits) = (false, false);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => digits = true,
+            b'@' => may_link = true,
+            b':' => may_link |= b[i + 1..].starts_with(b"//"),
+            b'.' => may_link |= i >= 3 && matches!(&b[i - 3..i], b"www" | b"WWW"),
+            _ => continue,
+        }
+        if may_link && digits {
+            break;
+        }
+    }
     if may_link {
         links(text, out);
     }
-    // Most messages have no digits; every number kind needs one.
-    if text.bytes().any(|b| b.is_ascii_digit()) {
+    if digits {
         numbers(text, out);
     }
     out.sort_by_key(|e| e.start);
 }
 
-/// Links and e-mail addresses, chunk by chunk.
+/// Where chunks of text that may be links end.
+fn is_link_separator(c: char) -> bool {
+    c.is_whitespace() || c == '<' || c == '>' || c == '"'
+}
+
+/// Links and e-mail addresses, chunk by chunk: only the chunks around an
+/// `@`, `://` or `www.` (any case) can be either, so those are found in
+/// the bytes and the chunk around each is taken from there.
 fn links(text: &str, out: &mut Vec<Entity>) {
-    for chunk in text.split(|c: char| c.is_whitespace() || c == '<' || c == '>' || c == '"') {
-        if chunk.len() < 5 {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let trigger = match b[i] {
+            b'@' => true,
+            b':' => b[i + 1..].starts_with(b"//"),
+            b'.' => i >= 3 && b[i - 3..i].eq_ignore_ascii_case(b"www"),
+            _ => false,
+        };
+        if !trigger {
+            i += 1;
             continue;
         }
-        let bytes = chunk.as_bytes();
-        let maybe_link = bytes.contains(&b'@')
-            || bytes.windows(3).any(|w| w == b"://")
-            || bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"www."));
-        if !maybe_link {
-            continue;
-        }
-        let base = chunk.as_ptr() as usize - text.as_ptr() as usize;
-        let lower = chunk.to_ascii_lowercase();
-        if let Some(start) = ["https://", "http://", "www."]
-            .iter()
-            .filter_map(|p| lower.find(p))
-            .min()
-        {
-            let rest = &chunk[start..];
-            let trimmed = rest.trim_end_matches(|c: char| ".,;:!?)]}'".contains(c));
-            if trimmed.len() > 8 {
-                out.push(Entity {
-                    kind: EntityKind::Url,
-                    start: base + start,
-                    end: base + start + trimmed.len(),
-                });
-            }
-            continue;
-        }
-        if let Some(at) = chunk.find('@') {
-            let b = chunk.as_bytes();
-            let local_ok = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
-            let domain_ok = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
-            let mut s = at;
-            while s > 0 && local_ok(b[s - 1]) {
-                s -= 1;
-            }
-            let mut e = at + 1;
-            while e < b.len() && domain_ok(b[e]) {
-                e += 1;
-            }
-            while e > at + 1 && (b[e - 1] == b'.' || b[e - 1] == b'-') {
-                e -= 1;
-            }
-            let domain = &chunk[at + 1..e];
-            let tld_ok = domain.rsplit_once('.').is_some_and(|(host, tld)| {
-                !host.is_empty() && tld.len() >= 2 && tld.bytes().all(|c| c.is_ascii_alphabetic())
+        // The trigger's bytes are ASCII and no separator, so the chunk
+        // holding its first byte holds all of it.
+        let start = text[..i]
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| is_link_separator(c))
+            .map_or(0, |(j, c)| j + c.len_utf8());
+        let end = text[i..].find(is_link_separator).map_or(b.len(), |j| i + j);
+        link_in_chunk(start, &text[start..end], out);
+        i = end;
+    }
+}
+
+/// [`links`] for one chunk (starting at byte `base`) that holds an `@`,
+/// `://` or `www.`.
+fn link_in_chunk(base: usize, chunk: &str, out: &mut Vec<Entity>) {
+    if chunk.len() < 5 {
+        return;
+    }
+    let bytes = chunk.as_bytes();
+    if let Some(start) = [&b"https://"[..], b"http://", b"www."]
+        .iter()
+        .filter_map(|p| {
+            bytes
+                .windows(p.len())
+                .position(|w| w.eq_ignore_ascii_case(p))
+        })
+        .min()
+    {
+        let rest = &chunk[start..];
+        let trimmed = rest.trim_end_matches(|c: char| ".,;:!?)]}'".contains(c));
+        if trimmed.len() > 8 {
+            out.push(Entity {
+                kind: EntityKind::Url,
+                start: base + start,
+                end: base + start + trimmed.len(),
             });
-            if s < at && tld_ok {
-                out.push(Entity {
-                    kind: EntityKind::Email,
-                    start: base + s,
-                    end: base + e,
-                });
-            }
+        }
+        return;
+    }
+    if let Some(at) = chunk.find('@') {
+        let b = chunk.as_bytes();
+        let local_ok = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
+        let domain_ok = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
+        let mut s = at;
+        while s > 0 && local_ok(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = at + 1;
+        while e < b.len() && domain_ok(b[e]) {
+            e += 1;
+        }
+        while e > at + 1 && (b[e - 1] == b'.' || b[e - 1] == b'-') {
+            e -= 1;
+        }
+        let domain = &chunk[at + 1..e];
+        let tld_ok = domain.rsplit_once('.').is_some_and(|(host, tld)| {
+            !host.is_empty() && tld.len() >= 2 && tld.bytes().all(|c| c.is_ascii_alphabetic())
+        });
+        if s < at && tld_ok {
+            out.push(Entity {
+                kind: EntityKind::Email,
+                start: base + s,
+                end: base + e,
+            });
         }
     }
 }
@@ -260,12 +302,45 @@ struct Run {
     digits: usize,
     groups: usize,
     /// The separators used between groups.
-    separators: BTreeSet<u8>,
+    separators: Separators,
     /// Starts with '+' or '(' (phone shapes).
     plus: bool,
     paren: bool,
     /// The first group's length.
     first_group: usize,
+}
+
+/// A set of the bytes that may join the groups of a [`Run`], as bits:
+/// every digit run of every message asks which were used.
+#[derive(Debug, Clone, Copy, Default)]
+struct Separators(u8);
+
+impl Separators {
+    /// The bit of a separator; other bytes have none.
+    fn bit(b: u8) -> u8 {
+        match b {
+            b' ' => 1,
+            b'-' => 2,
+            b'.' => 4,
+            b',' => 8,
+            b')' => 16,
+            _ => 0,
+        }
+    }
+
+    fn insert(&mut self, b: u8) {
+        self.0 |= Self::bit(b);
+    }
+
+    fn contains(self, b: u8) -> bool {
+        self.0 & Self::bit(b) != 0
+    }
+
+    /// True when every separator used is among `allowed`.
+    fn only(self, allowed: &[u8]) -> bool {
+        let allowed = allowed.iter().fold(0, |bits, &b| bits | Self::bit(b));
+        self.0 & !allowed == 0
+    }
 }
 
 fn digit_run(b: &[u8], start: usize) -> Run {
@@ -274,7 +349,7 @@ fn digit_run(b: &[u8], start: usize) -> Run {
         end: start,
         digits: 0,
         groups: 0,
-        separators: BTreeSet::new(),
+        separators: Separators::default(),
         plus: start > 0 && b[start - 1] == b'+',
         paren: start > 0 && b[start - 1] == b'(',
         first_group: 0,
@@ -310,7 +385,9 @@ fn digit_run(b: &[u8], start: usize) -> Run {
             j += 1;
         }
         if j > i && j < b.len() && b[j].is_ascii_digit() && j - i <= 2 {
-            run.separators.extend(separator);
+            if let Some(separator) = separator {
+                run.separators.insert(separator);
+            }
             i = j;
         } else {
             break;
@@ -320,23 +397,20 @@ fn digit_run(b: &[u8], start: usize) -> Run {
 }
 
 fn classify_run(text: &str, run: &Run) -> Option<Entity> {
-    let digits: String = text[run.start..run.end]
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
     let before = &text[..run.start];
-    let seps = &run.separators;
-    let only = |allowed: &[u8]| seps.iter().all(|s| allowed.contains(s));
+    let seps = run.separators;
+    let only = |allowed: &[u8]| seps.only(allowed);
+    // Asked only when the shape needs it: most runs are short numbers.
+    let named_id = || keyword_before(before).is_some();
     // Card numbers: 13-19 digits, no separators or spaces/hyphens, Luhn —
     // unless the words before call it an order or ticket number (one in
     // ten long numbers passes Luhn by chance).
-    let named_id = keyword_before(before).is_some();
     if (13..=19).contains(&run.digits)
         && only(b" -")
         && !run.plus
         && !run.paren
-        && !named_id
-        && luhn(&digits)
+        && !named_id()
+        && luhn_of_digits(text[run.start..run.end].bytes().filter(u8::is_ascii_digit))
     {
         return Some(Entity {
             kind: EntityKind::CardNumber,
@@ -347,17 +421,19 @@ fn classify_run(text: &str, run: &Run) -> Option<Entity> {
     if let Some(e) = money(text, run, before) {
         return Some(e);
     }
-    let phone_context = last_words(before, 3)
-        .iter()
-        .any(|w| PHONE_WORDS.contains(&w.as_str()));
+    let phone_context = || {
+        last_words(before)
+            .take(3)
+            .any(|w| is_one_of(w, PHONE_WORDS))
+    };
     let phone_shape = run.plus && (7..=15).contains(&run.digits) && only(b" -.)")
-        || run.paren && run.digits == 10 && seps.contains(&b')')
+        || run.paren && run.digits == 10 && seps.contains(b')')
         || run.groups >= 3
             && (10..=12).contains(&run.digits)
             && only(b" -.")
             && run.first_group <= 4
-        || phone_context && (7..=15).contains(&run.digits) && only(b" -.)");
-    if phone_shape && !named_id {
+        || (7..=15).contains(&run.digits) && only(b" -.)") && phone_context();
+    if phone_shape && !named_id() {
         return Some(Entity {
             kind: EntityKind::Phone,
             start: run.start,
@@ -368,7 +444,7 @@ fn classify_run(text: &str, run: &Run) -> Option<Entity> {
 }
 
 fn money(text: &str, run: &Run, before: &str) -> Option<Entity> {
-    if run.plus || run.paren || !run.separators.iter().all(|s| b",. ".contains(s)) {
+    if run.plus || run.paren || !run.separators.only(b",. ") {
         return None;
     }
     // The number itself: digits with thousands commas and decimals only;
@@ -383,9 +459,9 @@ fn money(text: &str, run: &Run, before: &str) -> Option<Entity> {
         .iter()
         .find(|s| trimmed_before.ends_with(*s) && before.len() - trimmed_before.len() <= 1)
         .map(|s| trimmed_before.len() - s.len());
-    let code_before = last_words(before, 1)
-        .first()
-        .filter(|w| CURRENCY_WORDS.contains(&w.as_str()) && w.len() == 3)
+    let code_before = last_words(before)
+        .next()
+        .filter(|w| is_one_of(w, CURRENCY_WORDS) && w.len() == 3)
         .map(|w| trimmed_before.len() - w.len());
     let after_number = &text[end..];
     let symbol_after = CURRENCY_SYMBOLS
@@ -395,11 +471,8 @@ fn money(text: &str, run: &Run, before: &str) -> Option<Entity> {
                 && after_number.len() - after_number.trim_start().len() <= 1
         })
         .map(|s| end + (after_number.len() - after_number.trim_start().len()) + s.len());
-    let word_after = first_word(after_number).and_then(|(w, len)| {
-        CURRENCY_WORDS
-            .contains(&w.to_ascii_lowercase().as_str())
-            .then_some(end + len)
-    });
+    let word_after = first_word(after_number)
+        .and_then(|(w, len)| is_one_of(w, CURRENCY_WORDS).then_some(end + len));
     let start = symbol_before.or(code_before);
     let stop = symbol_after.or(word_after);
     if start.is_none() && stop.is_none() {
@@ -449,36 +522,41 @@ fn ids_after_keywords(text: &str, out: &mut Vec<Entity>) {
 /// The id kind named by the words just before a position: "order",
 /// "order number", "ticket no.", "invoice #".
 fn keyword_before(before: &str) -> Option<EntityKind> {
-    let words = last_words(before, 3);
-    for w in words.iter().rev() {
-        let w = w.as_str();
-        if ORDER_WORDS.contains(&w) || ORDER_WORDS.iter().any(|o| w.strip_suffix('s') == Some(o)) {
+    for w in last_words(before).take(3) {
+        let plural_of = |o: &&str| {
+            w.len() == o.len() + 1
+                && matches!(w.as_bytes()[o.len()], b's' | b'S')
+                && w[..o.len()].eq_ignore_ascii_case(o)
+        };
+        if is_one_of(w, ORDER_WORDS) || ORDER_WORDS.iter().any(plural_of) {
             return Some(EntityKind::OrderNumber);
         }
-        if TICKET_WORDS.contains(&w) {
+        if is_one_of(w, TICKET_WORDS) {
             return Some(EntityKind::TicketNumber);
         }
-        if !ID_FILLERS.contains(&w) && !w.is_empty() {
+        if !is_one_of(w, ID_FILLERS) {
             return None;
         }
     }
     None
 }
 
-/// The last `n` words before a position, lowercased, nearest last.
-fn last_words(before: &str, n: usize) -> Vec<String> {
-    let mut words: Vec<String> = before
+/// The words before a position, nearest first, trimmed of dots, hashes
+/// and quotes (a word of nothing else is "#") but not lowercased: compare
+/// them with [`is_one_of`]. Borrowed, since this runs for every number.
+fn last_words(before: &str) -> impl Iterator<Item = &str> {
+    before
         .rsplit(|c: char| c.is_whitespace() || c == ':' || c == ',' || c == '(')
         .filter(|w| !w.is_empty())
-        .take(n)
         .map(|w| {
-            w.trim_matches(|c: char| c == '.' || c == '#' || c == '\'')
-                .to_ascii_lowercase()
+            let w = w.trim_matches(|c: char| c == '.' || c == '#' || c == '\'');
+            if w.is_empty() { "#" } else { w }
         })
-        .map(|w| if w.is_empty() { "#".to_owned() } else { w })
-        .collect();
-    words.reverse();
-    words
+}
+
+/// True when `word` is one of the lowercase `words`, ignoring ASCII case.
+fn is_one_of(word: &str, words: &[&str]) -> bool {
+    words.iter().any(|w| word.eq_ignore_ascii_case(w))
 }
 
 /// The first word of `s` (after at most one space) and the bytes to its end.
@@ -496,8 +574,15 @@ fn first_word(s: &str) -> Option<(&str, usize)> {
 
 /// The Luhn checksum of a digit string.
 pub fn luhn(digits: &str) -> bool {
+    luhn_of_digits(digits.bytes())
+}
+
+/// [`luhn`] over the digits as they come, with no string built.
+fn luhn_of_digits(digits: impl DoubleEndedIterator<Item = u8>) -> bool {
     let mut sum = 0;
-    for (i, c) in digits.bytes().rev().enumerate() {
+    let mut count = 0;
+    for (i, c) in digits.rev().enumerate() {
+        count += 1;
         let mut d = u32::from(c - b'0');
         if i % 2 == 1 {
             d *= 2;
@@ -507,7 +592,7 @@ pub fn luhn(digits: &str) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    count > 0 && sum % 10 == 0
 }
 
 /// Which kinds are masked before text reaches team chat. Card numbers are
