@@ -338,16 +338,40 @@ fn push_json_number(out: &mut Vec<u8>, n: impl Serialize) {
     serde_json::to_writer(&mut *out, &n).expect("writing a number to memory cannot fail");
 }
 
+/// Where the first byte JSON must escape is: eight bytes at a time while
+/// none is (most text has none), then byte by byte.
+fn next_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // True when a byte of `w` is zero: exact as a yes or no (the classic
+    // bit trick; which byte it flags is not reliable, hence the byte scan).
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // Bytes under 0x20, then quotes, then backslashes.
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
+        if below_space
+            || has_zero(w ^ (ONES * u64::from(b'"')))
+            || has_zero(w ^ (ONES * u64::from(b'\\')))
+        {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|i| at + i)
+}
+
 /// A JSON string literal: quotes, backslashes and control characters
 /// escaped as `serde_json` escapes them, everything else copied in runs.
 fn push_json_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let mut rest = s.as_bytes();
-    while let Some(i) = rest
-        .iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-    {
+    while let Some(i) = next_to_escape(rest) {
         out.extend_from_slice(&rest[..i]);
         let b = rest[i];
         match b {
@@ -402,6 +426,26 @@ mod tests {
             String::from_utf8(ours).unwrap(),
             serde_json::to_string(&AnalysisOutput::new("x", &x)).unwrap()
         );
+    }
+
+    #[test]
+    fn escapes_are_found_in_every_position() {
+        // Every byte JSON escapes, and some it does not, at every offset
+        // of the eight-byte steps, among ASCII and non-ASCII neighbours.
+        for filler in ["a", "é"] {
+            for special in ["\"", "\\", "\n", "\u{1}", "\u{1f}", " ", "\u{7f}", "é"] {
+                for at in 0..20 {
+                    let text = format!("{}{special}{}", filler.repeat(at), filler.repeat(9));
+                    let mut ours = Vec::new();
+                    push_json_str(&mut ours, &text);
+                    assert_eq!(
+                        String::from_utf8(ours).unwrap(),
+                        serde_json::to_string(&text).unwrap(),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
