@@ -263,6 +263,8 @@ struct Entry {
     phrases: Option<u32>,
     /// It starts a [`SARCASM`] marker.
     sarcasm: bool,
+    /// "but" or "however": what follows weighs more than what went before.
+    contrast: bool,
 }
 
 /// What a word does besides carrying a valence.
@@ -319,6 +321,9 @@ impl SentimentModel {
         }
         for phrase in SARCASM {
             entries.entry(phrase[0].to_owned()).or_default().sarcasm = true;
+        }
+        for word in ["but", "however"] {
+            entries.entry(word.to_owned()).or_default().contrast = true;
         }
         Self {
             entries: WordTable::new(entries.iter().map(|(w, e)| (w.as_str(), *e))),
@@ -439,9 +444,18 @@ impl SentimentModel {
             if i < skip_until {
                 continue;
             }
-            let word = s.words[i].text.as_str();
-            if word == "but" || word == "however" {
+            let entry = s.words[i].entry;
+            if entry.contrast {
                 but_at = Some(i);
+                continue;
+            }
+            if entry.valence.is_none()
+                && entry.phrases.is_none()
+                && entry.role != Some(Role::Working)
+            {
+                // Most words: no valence of their own and no phrase to
+                // start, so nothing around them gives them one, and only
+                // a negated working verb scores without a valence.
                 continue;
             }
             let (mut valence, span) = match self.phrase_at(words, i) {
