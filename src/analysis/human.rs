@@ -360,6 +360,11 @@ fn person(word: &str) -> Option<&'static str> {
         }
         table
     });
+    if word.len() < 3 {
+        // Shorter than any person word ("man", "rep") and than any typo
+        // the table forgives: the commonest words end here.
+        return None;
+    }
     if !(4..=16).contains(&word.len()) {
         // Too short or long for a typo to be forgiven: only exact words.
         return table.get(word).copied();

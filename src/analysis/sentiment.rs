@@ -376,8 +376,10 @@ impl SentimentModel {
             let raw = t.text(text);
             match t.kind {
                 Kind::Word | Kind::Hashtag => {
-                    let raw = raw.trim_start_matches('#');
-                    let lower = t.text(lower).trim_start_matches('#');
+                    // A hashtag is one '#' and then a word.
+                    let skip = usize::from(t.kind == Kind::Hashtag);
+                    let raw = &raw[skip..];
+                    let lower = &t.text(lower)[skip..];
                     if (!self.ignored.is_empty() && self.ignored.contains(lower))
                         || is_handle(lower)
                     {
@@ -632,6 +634,11 @@ fn normalise_negation(lower: &str) -> String {
 /// [`normalise_negation`] into a reused buffer (cleared first).
 fn normalise_negation_into(lower: &str, out: &mut String) {
     out.clear();
+    if !lower.ends_with('t') {
+        // Most words: no "n't" to look at.
+        out.push_str(lower);
+        return;
+    }
     if let Some(stem) = lower
         .strip_suffix("n't")
         .or_else(|| lower.strip_suffix("n’t"))

@@ -421,6 +421,7 @@ pub fn lower_into<'b>(word: &str, buf: &'b mut String) -> &'b str {
 
 /// Whether a word has letters at all, and whether it is written in
 /// capitals (at least two letters, no lowercase), which is shouting.
+#[inline]
 pub fn letters_and_shouting(word: &str) -> (bool, bool) {
     if word.is_ascii() {
         let b = word.as_bytes();
