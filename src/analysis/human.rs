@@ -323,9 +323,21 @@ fn is_person(word: &str) -> bool {
 
 /// Bytes of the words [`person`] answers from its table; a word with any
 /// other byte (rare: non-ASCII letters) takes the slow path.
-fn in_table_alphabet(b: u8) -> bool {
+const fn in_table_alphabet(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'\'' | b'-' | b'_')
 }
+
+/// [`in_table_alphabet`] as a table: it is asked of every byte of most
+/// words.
+static IN_TABLE_ALPHABET: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = in_table_alphabet(b as u8);
+        b += 1;
+    }
+    table
+};
 
 /// Builds the table [`person`] looks words up in, if it is not built yet
 /// (otherwise the first message builds it).
@@ -369,8 +381,14 @@ fn person(word: &str) -> Option<&'static str> {
         // Too short or long for a typo to be forgiven: only exact words.
         return table.get(word).copied();
     }
-    if word.bytes().all(in_table_alphabet) {
+    if word.bytes().all(|b| IN_TABLE_ALPHABET[usize::from(b)]) {
         table.get(word).copied()
+    } else if !word.is_ascii() {
+        // A non-ASCII character is two bytes or more, and one edit changes
+        // one byte (or swaps two): no word with one is a typo of a person
+        // word, which are ASCII. Non-ASCII text would otherwise take the
+        // slow path for every word.
+        None
     } else {
         person_slow(word)
     }
@@ -539,6 +557,19 @@ mod tests {
             let word = std::str::from_utf8(word).unwrap();
             assert_eq!(person(word), person_slow(word), "{word}");
             checked += 1;
+        }
+        // Non-ASCII characters in and instead of every letter.
+        for p in PERSONS {
+            for i in 0..=p.len() {
+                for c in ["é", "’", "ä"] {
+                    let inserted = format!("{}{c}{}", &p[..i], &p[i..]);
+                    assert_eq!(person(&inserted), person_slow(&inserted), "{inserted}");
+                    if i < p.len() {
+                        let replaced = format!("{}{c}{}", &p[..i], &p[i + 1..]);
+                        assert_eq!(person(&replaced), person_slow(&replaced), "{replaced}");
+                    }
+                }
+            }
         }
         for word in [
             "humän", "agënt", "the", "order", "refund", "people's", "", "x",
