@@ -657,6 +657,11 @@ fn normalise_negation_into(lower: &str, out: &mut String) {
 /// True when the bytes `start..end` of `text` sit directly inside
 /// quotation marks.
 fn is_quoted(text: &str, start: usize, end: usize) -> bool {
+    // Asked of every word: the byte before says no for almost all ('"',
+    // or the last byte of '“').
+    if start == 0 || !matches!(text.as_bytes()[start - 1], b'"' | 0x9c) {
+        return false;
+    }
     let open = text[..start].chars().next_back();
     let close = text[end..].chars().next();
     matches!(open, Some('"' | '“')) && matches!(close, Some('"' | '”'))

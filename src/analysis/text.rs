@@ -118,7 +118,7 @@ pub fn is_emoji(c: char) -> bool {
 /// whitespace-separated chunk (lowercased) is a known emoticon.
 pub fn tokenize(text: &str, is_emoticon: impl Fn(&str) -> bool, out: &mut Vec<Token>) {
     out.clear();
-    for (chunk_start, chunk) in chunks(text) {
+    for (chunk_start, chunk, has_at) in chunks(text) {
         let has_punct_only_shape = chunk.len() <= 4
             && chunk.chars().any(|c| !c.is_alphanumeric())
             && !chunk.chars().all(|c| c == '!' || c == '?' || c == '.');
@@ -130,7 +130,7 @@ pub fn tokenize(text: &str, is_emoticon: impl Fn(&str) -> bool, out: &mut Vec<To
             });
             continue;
         }
-        if let Some(kind) = link_kind(chunk) {
+        if let Some(kind) = link_kind(chunk, has_at) {
             let trimmed = chunk.trim_end_matches(|c: char| ".,;:!?)]}'\"".contains(c));
             out.push(Token {
                 start: chunk_start,
@@ -144,7 +144,8 @@ pub fn tokenize(text: &str, is_emoticon: impl Fn(&str) -> bool, out: &mut Vec<To
     }
 }
 
-/// Whitespace-separated chunks with their start byte.
+/// Whitespace-separated chunks with their start byte, and whether they
+/// hold an `@` (which [`link_kind`] needs to know).
 fn chunks(text: &str) -> Chunks<'_> {
     Chunks { text, at: 0 }
 }
@@ -163,13 +164,14 @@ const fn is_ascii_space(b: u8) -> bool {
 }
 
 /// Bytes where a chunk may end: ASCII whitespace, and any non-ASCII byte
-/// (whose character is then looked at). A table, because this is asked of
-/// every byte of every message.
+/// (whose character is then looked at); and `@`, noted on the way so that
+/// the chunk is not scanned again for it. A table, because this is asked
+/// of every byte of every message.
 static STOPS_CHUNK_SCAN: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
-        table[b] = b >= 0x80 || is_ascii_space(b as u8);
+        table[b] = b >= 0x80 || is_ascii_space(b as u8) || b == b'@' as usize;
         b += 1;
     }
     table
@@ -183,7 +185,7 @@ impl Chunks<'_> {
 }
 
 impl<'t> Iterator for Chunks<'t> {
-    type Item = (usize, &'t str);
+    type Item = (usize, &'t str, bool);
 
     fn next(&mut self) -> Option<Self::Item> {
         let bytes = self.text.as_bytes();
@@ -207,6 +209,7 @@ impl<'t> Iterator for Chunks<'t> {
         // whitespace or not ASCII, and only then a look at the character.
         let start = self.at;
         let mut i = start;
+        let mut has_at = false;
         loop {
             match bytes[i..]
                 .iter()
@@ -218,6 +221,11 @@ impl<'t> Iterator for Chunks<'t> {
                 }
                 Some(p) => {
                     i += p;
+                    if bytes[i] == b'@' {
+                        has_at = true;
+                        i += 1;
+                        continue;
+                    }
                     if bytes[i].is_ascii() {
                         break;
                     }
@@ -230,14 +238,19 @@ impl<'t> Iterator for Chunks<'t> {
             }
         }
         self.at = i;
-        Some((start, &self.text[start..i]))
+        Some((start, &self.text[start..i], has_at))
     }
 }
 
-/// A chunk that is a URL or an e-mail address as a whole.
-fn link_kind(chunk: &str) -> Option<Kind> {
+/// A chunk that is a URL or an e-mail address as a whole; `has_at` says
+/// whether it holds an `@` at all.
+fn link_kind(chunk: &str, has_at: bool) -> Option<Kind> {
     let bytes = chunk.as_bytes();
-    let at = bytes.iter().position(|&b| b == b'@');
+    let at = if has_at {
+        bytes.iter().position(|&b| b == b'@')
+    } else {
+        None
+    };
     if at.is_none() && !matches!(bytes.first(), Some(b'h' | b'H' | b'w' | b'W')) {
         // Neither an address nor the start of a link.
         return None;
@@ -548,8 +561,14 @@ mod tests {
             "",
             "   ",
             "😡😡 ok",
+            "@a b@c d@ @ é@é",
         ] {
-            let ours: Vec<(usize, &str)> = chunks(text).collect();
+            let ours: Vec<(usize, &str)> = chunks(text)
+                .map(|(start, chunk, has_at)| {
+                    assert_eq!(has_at, chunk.contains('@'), "{chunk:?}");
+                    (start, chunk)
+                })
+                .collect();
             let std: Vec<(usize, &str)> = text
                 .split_whitespace()
                 .map(|c| (c.as_ptr() as usize - text.as_ptr() as usize, c))
