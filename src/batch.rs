@@ -52,7 +52,7 @@ fn read_line(input: &mut impl BufRead, data: &mut Vec<u8>) -> io::Result<Option<
             break;
         }
         seen_any = true;
-        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+        let (chunk, done) = match find_newline(available) {
             Some(i) => (&available[..i], Some(i + 1)),
             None => (available, None),
         };
@@ -77,6 +77,25 @@ fn read_line(input: &mut impl BufRead, data: &mut Vec<u8>) -> io::Result<Option<
         data.pop();
     }
     Ok(Some(Span::Text(start..data.len())))
+}
+
+/// Where the first `\n` is: eight bytes at a time while none is, then
+/// byte by byte. Every byte of the input is looked at here.
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let w =
+            u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ (ONES * u64::from(b'\n'));
+        // A zero byte of `w` (a newline) sets its high bit here; the bit
+        // trick is exact as a yes or no.
+        if w.wrapping_sub(ONES) & !w & HIGH != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| b == b'\n').map(|i| at + i)
 }
 
 /// Up to [`CHUNK`] lines, in one buffer.
@@ -535,6 +554,20 @@ mod tests {
             .filter(|l| !l.is_empty())
             .map(|l| serde_json::from_slice(l).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn newlines_are_found_in_every_position() {
+        for len in 0..20 {
+            for at in 0..=len {
+                let mut bytes = vec![b'x'; len];
+                bytes.extend_from_slice("é\n\n".as_bytes());
+                bytes.insert(at, b'\n');
+                let want = bytes.iter().position(|&b| b == b'\n');
+                assert_eq!(find_newline(&bytes), want, "{len} {at}");
+                assert_eq!(find_newline(&bytes[..at]), None);
+            }
+        }
     }
 
     #[test]
