@@ -184,8 +184,8 @@ fn may_hold(b: &[u8]) -> (bool, bool) {
         let low = w & LOW7;
         let from_dot = low + ONES * (0x80 - u64::from(b'.'));
         let past_colon = low + ONES * (0x80 - u64::from(b':') - 1);
-        let at_sign =
-            !(((w ^ (ONES * u64::from(b'@'))) & LOW7) + LOW7 | (w ^ (ONES * u64::from(b'@'))));
+        let zero_at_at_sign = w ^ (ONES * u64::from(b'@'));
+        let at_sign = !(((zero_at_at_sign & LOW7) + LOW7) | zero_at_at_sign);
         if (from_dot & !past_colon & !w | at_sign) & HIGH != 0 {
             (at..at + 8).for_each(|i| look(&mut found, i));
             if found == (true, true) {
