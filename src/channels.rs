@@ -251,6 +251,19 @@ impl<S: Store> handoff_teams::TeamsBackend for TeamsBridge<S> {
     ) -> Result<Option<handoff_core::Content>, handoff_teams::http::BackendError> {
         self.engine.card_now(case).await.map_err(teams_error)
     }
+
+    async fn is_card(
+        &self,
+        thread: &handoff_core::MessageRef,
+    ) -> Result<bool, handoff_teams::http::BackendError> {
+        Ok(self
+            .engine
+            .store()
+            .case_by_card(thread)
+            .await
+            .map_err(teams_error)?
+            .is_some())
+    }
 }
 
 /// The inbox's storage and its way into the engine.

@@ -342,6 +342,23 @@ async fn a_case_is_claimed_answered_and_resolved_from_teams<S: Store>(store: S) 
         "{withdrawn}"
     );
 
+    // Chatter in another thread of the channel is not handoff's business:
+    // it is answered and not kept.
+    let elsewhere = double::thread_message(
+        &teams.service_url(),
+        &format!("{CHANNEL};messageid=1699999999999"),
+        winner,
+        "<p>lunch at noon?</p>",
+    );
+    assert_eq!(post(&teams, &base, &elsewhere).await.0, 200);
+    assert_eq!(
+        store
+            .inbound_progress(Platform::Teams, elsewhere["id"].as_str().unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+
     // A file alone cannot go to the customer; the agent is told why.
     let mut file = double::thread_message(&teams.service_url(), &thread, winner, "");
     file["attachments"] = json!([{
@@ -553,8 +570,8 @@ async fn rate_limits_and_outages_go_through_the_outbox<S: Store>(store: S) {
             Answer::Status(503),
         ],
     );
-    let (_ws, _seen) = escalating_customer(&app.base, "Ada", "I need a human please").await;
-    let (_, _, card) = card(&teams).await;
+    let (mut ws, _seen) = escalating_customer(&app.base, "Ada", "I need a human please").await;
+    let (thread, _, card) = card(&teams).await;
     assert!(card_text(&card).contains("Ada"));
     let creates: Vec<u16> = teams
         .calls()
@@ -565,5 +582,26 @@ async fn rate_limits_and_outages_go_through_the_outbox<S: Store>(store: S) {
     assert_eq!(creates, [429, 503, 201], "waited out, then posted once");
     assert_eq!(teams.threads(CHANNEL).len(), 1);
     assert_eq!(teams.token_requests(), 1);
+
+    // A token Teams stops accepting early (401) is dropped and a new one
+    // fetched; the follow-up still arrives, once.
+    teams.expire_tokens();
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "m2", "text": "hello?"}),
+    )
+    .await;
+    eventually("the follow-up after a new token", || async {
+        bot_posts(&teams, &thread)
+            .into_iter()
+            .find(|a| a["text"].as_str().is_some_and(|t| t.ends_with(": hello?")))
+    })
+    .await;
+    assert_eq!(teams.token_requests(), 2);
+    let follow_ups = bot_posts(&teams, &thread)
+        .iter()
+        .filter(|a| a["text"].as_str().is_some_and(|t| t.ends_with(": hello?")))
+        .count();
+    assert_eq!(follow_ups, 1);
     app.stop().await;
 }

@@ -22,7 +22,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use handoff_core::{CaseId, Content, InboundError, InboundEvent};
+use handoff_core::{CaseId, Content, InboundError, InboundEvent, InboundKind, MessageRef};
 use serde_json::{Value, json};
 
 use crate::TeamsSettings;
@@ -72,6 +72,8 @@ pub trait TeamsBackend: ServiceUrls {
     /// The case's card as the engine renders it now; `None` for an unknown
     /// case.
     async fn card(&self, case: CaseId) -> Result<Option<Content>, BackendError>;
+    /// Whether `thread` is the thread of a handoff card.
+    async fn is_card(&self, thread: &MessageRef) -> Result<bool, BackendError>;
 }
 
 /// The Teams side's inbound half.
@@ -148,6 +150,15 @@ impl<B: TeamsBackend> Teams<B> {
                 Ok(StatusCode::OK.into_response())
             }
             Parsed::Event(event) => {
+                // With the channel-message permission Teams sends every
+                // message in the team's channels; only what is said under
+                // a handoff card is handoff's to keep.
+                if let Some(thread) = thread_of(&event)
+                    && !self.backend.is_card(thread).await?
+                {
+                    tracing::debug!("Teams message outside any card's thread set aside.");
+                    return Ok(StatusCode::OK.into_response());
+                }
                 self.store(&event).await?;
                 Ok(StatusCode::OK.into_response())
             }
@@ -217,6 +228,15 @@ impl<B: TeamsBackend> Teams<B> {
             "type": "application/vnd.microsoft.card.adaptive",
             "value": self.cards.card(&content, &self.settings, notice.as_deref()),
         }))
+    }
+}
+
+/// The card thread an agent's message or edit was written in.
+fn thread_of(event: &InboundEvent) -> Option<&MessageRef> {
+    match &event.kind {
+        InboundKind::AgentReply(r) => Some(&r.thread),
+        InboundKind::AgentEdit(e) => Some(&e.thread),
+        _ => None,
     }
 }
 
