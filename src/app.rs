@@ -192,6 +192,11 @@ pub async fn serve<S: Store>(
     }
     match config.teams_settings() {
         Some(settings) => {
+            if settings.tenants.is_empty() {
+                tracing::warn!(
+                    "[teams] tenants is empty: activities from any Microsoft tenant are taken. Set it to your tenant id."
+                );
+            }
             let settings = Arc::new(settings);
             let http = handoff_teams::api::client().map_err(|e| AppError::Config(e.to_string()))?;
             let bridge = Arc::new(TeamsBridge::new(Arc::clone(&engine)));

@@ -426,6 +426,10 @@ pub struct TeamsConfig {
     pub token_url: String,
     /// The Azure AD tenant of a single-tenant bot.
     pub tenant_id: Option<String>,
+    /// The Entra tenant ids whose Teams may talk to handoff (usually your
+    /// own one). Empty: `tenant_id` alone when set, else any tenant, which
+    /// lets anyone who installs an app naming the bot press its buttons.
+    pub tenants: Vec<String>,
     /// Where cards are posted before any activity from Teams has named the
     /// tenant's service URL (handoff learns and keeps it after that).
     pub service_url: String,
@@ -437,6 +441,7 @@ impl Default for TeamsConfig {
             openid_url: handoff_teams::DEFAULT_OPENID_URL.into(),
             token_url: String::new(),
             tenant_id: None,
+            tenants: Vec::new(),
             service_url: handoff_teams::DEFAULT_SERVICE_URL.into(),
         }
     }
@@ -972,6 +977,10 @@ impl Config {
             openid_url: self.teams.openid_url.clone(),
             token_url: self.teams.token_endpoint(),
             service_url: self.teams.service_url.clone(),
+            tenants: match (&self.teams.tenants, &self.teams.tenant_id) {
+                (listed, Some(own)) if listed.is_empty() => vec![own.clone()],
+                (listed, _) => listed.clone(),
+            },
             agents: self
                 .agents
                 .iter()

@@ -68,6 +68,7 @@ fn teams_config(teams: &TeamsDouble) -> Config {
     c.teams.openid_url = teams.openid_url();
     c.teams.token_url = teams.token_url();
     c.teams.service_url = "http://127.0.0.1:9/nowhere/".into();
+    c.teams.tenants = vec![double::TENANT.into()];
     c.outbox.backoff_base_ms = 50;
     c.secrets.teams_app_id = Some(APP_ID.into());
     c.secrets.teams_app_password = Some(Secret::new(APP_PASSWORD));
@@ -384,10 +385,20 @@ async fn a_case_is_claimed_answered_and_resolved_from_teams<S: Store>(store: S) 
     let carol = member("Carol", "aad-carol");
     let (status, answer) = on_card.press(&carol, "release", json!({})).await;
     assert_eq!(status, 200);
+    // Told in words; a stranger is not shown the case.
+    assert_eq!(answer["type"], "application/vnd.microsoft.activity.message");
     assert!(
-        card_text(&answer["value"]).contains("You are not set up as a handoff agent"),
+        answer["value"]
+            .as_str()
+            .unwrap()
+            .contains("You are not set up as a handoff agent"),
         "{answer}"
     );
+    // A button with data that makes no sense gets Teams' error answer.
+    let (status, answer) = on_card.press(winner, "reassign", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["statusCode"], 400);
+    assert_eq!(answer["type"], "application/vnd.microsoft.error");
     let loser_id = if winner_name == "Alice" {
         "bob"
     } else {
@@ -548,6 +559,13 @@ async fn bad_tokens_are_refused_and_nothing_is_stored<S: Store>(store: S) {
     forged["serviceUrl"] = json!("https://evil.example/amer/");
     let (status, _) = post_activity(&base, &forged, Some(&teams.bearer_for(&activity))).await;
     assert_eq!(status, 401);
+    // A real token from a tenant handoff does not serve is refused too.
+    let mut stranger = activity.clone();
+    stranger["channelData"]["tenant"]["id"] = json!("0badbad0-0000-0000-0000-000000000000");
+    stranger["conversation"]["tenantId"] = json!("0badbad0-0000-0000-0000-000000000000");
+    let (status, body) = post_activity(&base, &stranger, Some(&teams.bearer_for(&stranger))).await;
+    assert_eq!(status, 401);
+    assert_eq!(body, json!("unauthorized"), "the reason stays in the log");
     // Malformed bodies are refused before anything else.
     let (status, _) = post_activity(
         &base,

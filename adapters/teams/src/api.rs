@@ -18,8 +18,10 @@ use crate::{BOT_SCOPE, TeamsSettings};
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// A token is renewed this long before it expires.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
-/// The wait used when Teams says 429 without a Retry-After.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// The wait used when Teams says 429 without a Retry-After (rate limits do
+/// not count as failed attempts, so this is not doubled; Microsoft asks
+/// for seconds, not a tight loop).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -197,6 +199,12 @@ impl TeamsApi {
             .await
             .map_err(|e| unreachable(what, e))?;
         let status = answer.status().as_u16();
+        if status == 429 {
+            // Entra throttles too: wait, do not give the command up.
+            return Err(ApiError::RateLimited {
+                retry_after: retry_after(answer.headers()).unwrap_or(DEFAULT_RETRY_AFTER),
+            });
+        }
         let body: Value = answer.json().await.unwrap_or(Value::Null);
         if status != 200 {
             return Err(ApiError::Refused {

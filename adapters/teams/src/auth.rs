@@ -23,6 +23,10 @@ use crate::BOT_ISSUER;
 const KEYS_FOR: Duration = Duration::from_secs(24 * 3600);
 /// The least time between two refreshes caused by unknown key ids.
 const UNKNOWN_KID_PAUSE: Duration = Duration::from_secs(10);
+/// How soon a failed refresh of stale keys is tried again.
+const RETRY_FETCH: Duration = Duration::from_secs(60);
+/// A key fetch gives up after this long: requests wait for it.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Clock skew allowed on `exp` and `nbf`, as Bot Framework's SDKs allow.
 const SKEW_SECS: u64 = 300;
 
@@ -153,6 +157,9 @@ impl Verifier {
                 .claims
         };
         let claimed = claims["serviceurl"].as_str().unwrap_or_default();
+        if claimed.is_empty() {
+            return Err(invalid("the token names no service URL"));
+        }
         if claimed != service_url {
             return Err(invalid(format!(
                 "the token is for the service URL {claimed:?}, the activity names {service_url:?}"
@@ -189,6 +196,9 @@ impl Verifier {
                 // down; with none there is nothing to check against.
                 Err(e) if keys.keys.is_empty() => return Err(e),
                 Err(e) => {
+                    // Try again in a minute, not on every request, while
+                    // the key server is down.
+                    keys.fetched = now.checked_sub(KEYS_FOR - RETRY_FETCH).or(keys.fetched);
                     tracing::warn!(error = %e, "Could not refresh the Bot Framework key set; using the keys fetched before.");
                 }
             }
@@ -201,6 +211,7 @@ impl Verifier {
             let answer = self
                 .http
                 .get(&url)
+                .timeout(FETCH_TIMEOUT)
                 .send()
                 .await
                 .map_err(|e| AuthError::Keys(format!("{url}: {e}")))?;

@@ -34,9 +34,9 @@ pub struct CardRenderer {
     template: JsonCard,
 }
 
-/// A configured Teams mention: `id|Display name` pings that user or tag
-/// (the id is an Azure AD object id, a `29:` user id or a tag id); a bare
-/// name is shown in bold and pings nobody.
+/// A configured Teams mention: `id|Display name` pings that user (the id
+/// is an Azure AD object id or a `29:` user id), `tag:id|Tag name` pings
+/// everyone with that tag; a bare name is shown in bold and pings nobody.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mention {
     /// What the card's text shows: `<at>Name</at>` or `**Name**`.
@@ -50,12 +50,12 @@ pub fn mention(configured: &str) -> Mention {
     match configured.split_once('|') {
         Some((id, name)) if !id.trim().is_empty() && !name.trim().is_empty() => {
             let text = format!("<at>{}</at>", name.trim());
+            let mentioned = match id.trim().strip_prefix("tag:") {
+                Some(tag) => json!({"id": tag, "name": name.trim(), "type": "tag"}),
+                None => json!({"id": id.trim(), "name": name.trim()}),
+            };
             Mention {
-                entity: Some(json!({
-                    "type": "mention",
-                    "text": text,
-                    "mentioned": {"id": id.trim(), "name": name.trim()},
-                })),
+                entity: Some(json!({"type": "mention", "text": text, "mentioned": mentioned})),
                 text,
             }
         }
@@ -348,6 +348,16 @@ mod tests {
             Some("Bob already claimed this case."),
         );
         assert!(c.to_string().contains("Bob already claimed this case"));
+    }
+
+    #[test]
+    fn a_tag_mention_says_it_is_a_tag() {
+        let m = mention("tag:MjQ4|Billing");
+        assert_eq!(m.text, "<at>Billing</at>");
+        assert_eq!(
+            m.entity.unwrap()["mentioned"],
+            json!({"id": "MjQ4", "name": "Billing", "type": "tag"})
+        );
     }
 
     #[test]

@@ -98,7 +98,11 @@ impl<B> std::fmt::Debug for Teams<B> {
 /// not be stored (the platform sends it again).
 fn refusal(e: &InboundError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, e.to_string()).into_response()
+    match e {
+        // Why a token failed is for the log, not for whoever sent it.
+        InboundError::Unauthorized(_) => (status, "unauthorized").into_response(),
+        _ => (status, e.to_string()).into_response(),
+    }
 }
 
 impl<B: TeamsBackend> Teams<B> {
@@ -136,11 +140,33 @@ impl<B: TeamsBackend> Teams<B> {
             .verify(authorization, channel, service_url)
             .await
             .map_err(|e| InboundError::Unauthorized(e.to_string()))?;
+        // A real Bot Framework token says nothing of whose Teams sent it:
+        // any organisation can install an app that names this bot.
+        let tenant = inbound::tenant_of(&activity);
+        if !self.settings.admits(tenant) {
+            return Err(InboundError::Unauthorized(format!(
+                "the activity comes from the tenant {tenant:?}, which [teams] tenants does not list"
+            )));
+        }
         self.learn(&verified.service_url).await?;
         let cx = Context {
             received_at: chrono::Utc::now(),
         };
-        match inbound::activity(&activity, cx)? {
+        let parsed = match inbound::activity(&activity, cx) {
+            // A button whose data makes no sense is answered the way Teams
+            // shows an invoke's error to the person who pressed it.
+            Err(InboundError::Malformed(why)) if activity["type"] == "invoke" => {
+                tracing::warn!(reason = %why, "A Teams card action was refused; nothing was stored.");
+                return Ok(axum::Json(json!({
+                    "statusCode": 400,
+                    "type": "application/vnd.microsoft.error",
+                    "value": {"code": "BadRequest", "message": why},
+                }))
+                .into_response());
+            }
+            other => other?,
+        };
+        match parsed {
             Parsed::Ignored(why) => {
                 tracing::debug!(
                     kind = activity["type"].as_str().unwrap_or_default(),
@@ -201,27 +227,40 @@ impl<B: TeamsBackend> Teams<B> {
     }
 
     /// The invoke response for a card button: the card after the engine
-    /// acted, for the clicking agent.
+    /// acted, for the clicking agent. Someone who is not an agent, or a
+    /// click the engine has not got to yet, gets a line of text instead: a
+    /// stranger is not shown the case, and a card from before the click
+    /// would contradict the update that follows.
     async fn action_answer(
         &self,
         event: &InboundEvent,
         case: CaseId,
     ) -> Result<Value, InboundError> {
-        let settled = self
-            .backend
-            .settled(&event.event_id, ACTION_WAIT)
-            .await
-            .map_err(InboundError::from)?;
-        let notice = match settled {
-            Settled::Done(problem) => problem,
-            Settled::Pending => Some("Working on it: the card updates in a moment.".to_owned()),
-        };
-        let Some(content) = self.backend.card(case).await.map_err(InboundError::from)? else {
-            return Ok(json!({
+        let message = |text: &str| {
+            json!({
                 "statusCode": 200,
                 "type": "application/vnd.microsoft.activity.message",
-                "value": "This case no longer exists.",
-            }));
+                "value": text,
+            })
+        };
+        let settled = self.backend.settled(&event.event_id, ACTION_WAIT).await?;
+        let notice = match settled {
+            Settled::Done(problem) => problem,
+            Settled::Pending => {
+                return Ok(message("Working on it: the card updates in a moment."));
+            }
+        };
+        let agent = match &event.kind {
+            InboundKind::AgentAction(a) => self.settings.agent_by_aad(&a.actor.user_id),
+            _ => None,
+        };
+        if agent.is_none() {
+            return Ok(message(notice.as_deref().unwrap_or(
+                "You are not set up as a handoff agent, so this did nothing.",
+            )));
+        }
+        let Some(content) = self.backend.card(case).await? else {
+            return Ok(message("This case no longer exists."));
         };
         Ok(json!({
             "statusCode": 200,

@@ -53,6 +53,22 @@ fn malformed(why: impl Into<String>) -> InboundError {
     InboundError::Malformed(why.into())
 }
 
+/// The Microsoft Entra tenant an activity comes from.
+pub fn tenant_of(a: &Value) -> Option<&str> {
+    a["channelData"]["tenant"]["id"]
+        .as_str()
+        .or(a["conversation"]["tenantId"].as_str())
+        .filter(|t| !t.is_empty())
+}
+
+/// A short, stable fingerprint of an edit's text (FNV-1a), so two edits
+/// of one message with the same timestamp are still two events.
+fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The card thread a conversation id names: `19:…@thread.tacv2;messageid=123`
 /// is the thread under the channel post (card) 123.
 pub fn card_thread(conversation: &str) -> Option<MessageRef> {
@@ -179,6 +195,9 @@ pub fn activity(a: &Value, cx: Context) -> Result<Parsed, InboundError> {
                 return Ok(Parsed::Ignored("a channel post outside any thread"));
             };
             let actor = actor(a)?;
+            // Teams message ids are unique within a channel, not across
+            // channels: the event id names the thread too.
+            let key = format!("{conversation}|{id}");
             if kind == "message" {
                 let text = text_of(a);
                 if text.chars().count() > MAX_TEXT {
@@ -189,7 +208,7 @@ pub fn activity(a: &Value, cx: Context) -> Result<Parsed, InboundError> {
                 }
                 let (attachments, withheld) = files_of(a);
                 return Ok(Parsed::Event(event(
-                    id.to_owned(),
+                    key,
                     InboundKind::AgentReply(AgentReply {
                         thread,
                         actor,
@@ -204,12 +223,16 @@ pub fn activity(a: &Value, cx: Context) -> Result<Parsed, InboundError> {
             // event id must tell it apart from the message and from other
             // edits of it.
             let (event_id, text) = match a["channelData"]["eventType"].as_str() {
-                Some("editMessage") if kind == "messageUpdate" => (
-                    format!("{id}:edit:{}", a["timestamp"].as_str().unwrap_or_default()),
-                    Some(text_of(a)),
-                ),
+                Some("editMessage") if kind == "messageUpdate" => {
+                    let text = text_of(a);
+                    let at = a["timestamp"].as_str().unwrap_or_default();
+                    (
+                        format!("{key}:edit:{at}:{:016x}", fingerprint(&text)),
+                        Some(text),
+                    )
+                }
                 Some("softDeleteMessage") if kind == "messageDelete" => {
-                    (format!("{id}:delete"), None)
+                    (format!("{key}:delete"), None)
                 }
                 _ => return Ok(Parsed::Ignored("a message change handoff does not follow")),
             };
@@ -267,7 +290,7 @@ mod tests {
         let Parsed::Event(e) = activity(&reply("<p>Hello</p>"), cx()).unwrap() else {
             panic!("a reply is an event");
         };
-        assert_eq!(e.event_id, "1700000000123");
+        assert_eq!(e.event_id, format!("{THREAD}|1700000000123"));
         let InboundKind::AgentReply(r) = e.kind else {
             panic!("an agent reply");
         };
@@ -308,7 +331,13 @@ mod tests {
         let Parsed::Event(e) = activity(&edit, cx()).unwrap() else {
             panic!("an edit is an event");
         };
-        assert_eq!(e.event_id, "1700000000123:edit:2026-11-21T10:00:00.000Z");
+        assert!(
+            e.event_id.starts_with(&format!(
+                "{THREAD}|1700000000123:edit:2026-11-21T10:00:00.000Z:"
+            )),
+            "{}",
+            e.event_id
+        );
         assert!(matches!(
             e.kind,
             InboundKind::AgentEdit(AgentEdit { text: Some(_), .. })
@@ -319,7 +348,7 @@ mod tests {
         let Parsed::Event(e) = activity(&delete, cx()).unwrap() else {
             panic!("a deletion is an event");
         };
-        assert_eq!(e.event_id, "1700000000123:delete");
+        assert_eq!(e.event_id, format!("{THREAD}|1700000000123:delete"));
         assert!(matches!(
             e.kind,
             InboundKind::AgentEdit(AgentEdit { text: None, .. })

@@ -80,6 +80,11 @@ pub struct TeamsSettings {
     pub token_url: String,
     /// Used until an activity tells handoff its tenant's service URL.
     pub service_url: String,
+    /// The Microsoft Entra tenants whose Teams may talk to handoff; empty
+    /// for any. Anyone can build an app package naming a multi-tenant bot,
+    /// so without a list a stranger's Teams could press buttons and move
+    /// where replies go.
+    pub tenants: Vec<String>,
     /// The team, for owners on cards and the Reassign list.
     pub agents: Vec<TeamsAgent>,
     /// The taxonomy's intents, for the Correct intent list.
@@ -103,6 +108,12 @@ impl std::fmt::Debug for TeamsSettings {
 }
 
 impl TeamsSettings {
+    /// Whether an activity from `tenant` is one handoff takes.
+    pub fn admits(&self, tenant: Option<&str>) -> bool {
+        self.tenants.is_empty()
+            || tenant.is_some_and(|t| self.tenants.iter().any(|a| a.eq_ignore_ascii_case(t)))
+    }
+
     /// The agent behind an Azure AD object id.
     pub fn agent_by_aad(&self, aad: &str) -> Option<&TeamsAgent> {
         self.agents
@@ -119,6 +130,7 @@ impl TeamsSettings {
             openid_url: "http://127.0.0.1:9/openid".into(),
             token_url: "http://127.0.0.1:9/token".into(),
             service_url: "http://127.0.0.1:9/amer/".into(),
+            tenants: Vec::new(),
             agents: vec![
                 TeamsAgent {
                     id: "alice".into(),
