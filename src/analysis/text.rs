@@ -118,11 +118,130 @@ pub fn is_emoji(c: char) -> bool {
 /// whitespace-separated chunk (lowercased) is a known emoticon.
 pub fn tokenize(text: &str, is_emoticon: impl Fn(&str) -> bool, out: &mut Vec<Token>) {
     out.clear();
+    if text.is_ascii() {
+        tokenize_ascii(text, is_emoticon, out);
+    } else {
+        tokenize_chunks(text, is_emoticon, out);
+    }
+}
+
+/// Could `chunk` be an emoticon (short, not all letters and digits, and
+/// not only sentence marks)? Only then is the lexicon asked.
+fn has_punct_only_shape(chunk: &str) -> bool {
+    chunk.len() <= 4
+        && chunk.chars().any(|c| !c.is_alphanumeric())
+        && !chunk.chars().all(|c| c == '!' || c == '?' || c == '.')
+}
+
+/// What [`tokenize_ascii`] needs to know of a byte, from one table read
+/// (it asks of every byte of most messages).
+static ASCII_CLASS: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = if is_ascii_space(b as u8) {
+            SPACE
+        } else if (b as u8).is_ascii_alphanumeric() {
+            ALNUM
+        } else {
+            0
+        };
+        b += 1;
+    }
+    table
+};
+/// [`ASCII_CLASS`]: whitespace, which ends a chunk.
+const SPACE: u8 = 1;
+/// [`ASCII_CLASS`]: a letter or digit, which words are made of.
+const ALNUM: u8 = 2;
+
+/// [`tokenize_chunks`] for an all-ASCII text (most messages) in one pass:
+/// a chunk's words are split as its end is searched for, instead of
+/// finding the chunk first and reading it again.
+///
+/// Over ASCII the whitespace that ends a chunk is neither a letter nor a
+/// joiner nor a dot, so a word never runs past its chunk and splitting
+/// the whole text gives each chunk's words. Only the chunks that may be
+/// an emoticon or a link (short with punctuation, holding an `@`, or
+/// starting with `h` or `w`) are looked at whole afterwards, and then
+/// their words are taken back.
+fn tokenize_ascii(text: &str, is_emoticon: impl Fn(&str) -> bool, out: &mut Vec<Token>) {
+    let bytes = text.as_bytes();
+    let class = |i: usize| bytes.get(i).map_or(0, |&b| ASCII_CLASS[usize::from(b)]);
+    let mut i = 0;
+    while i < bytes.len() {
+        if class(i) == SPACE {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let first_token = out.len();
+        let mut has_at = false;
+        while i < bytes.len() && class(i) != SPACE {
+            let c = bytes[i];
+            has_at |= c == b'@';
+            if class(i) == ALNUM || ((c == b'@' || c == b'#') && class(i + 1) == ALNUM) {
+                let kind = match c {
+                    b'@' => Kind::Handle,
+                    b'#' => Kind::Hashtag,
+                    _ => Kind::Word,
+                };
+                let mut end = i + 1;
+                loop {
+                    // Letters and digits in one tight scan, then the joiners.
+                    while class(end) == ALNUM {
+                        end += 1;
+                    }
+                    let Some(&d) = bytes.get(end) else {
+                        break;
+                    };
+                    let joiner = matches!(d, b'\'' | b'-' | b'_') && class(end + 1) == ALNUM;
+                    if joiner || (kind == Kind::Handle && d == b'.') {
+                        end += 1;
+                    } else {
+                        break;
+                    }
+                }
+                i = push_word(bytes, 0, i, end, kind, out);
+            } else {
+                if c == b'!' || c == b'?' {
+                    out.push(Token {
+                        start: i,
+                        end: i + 1,
+                        kind: Kind::Mark,
+                    });
+                }
+                i += 1;
+            }
+        }
+        if !(has_at || matches!(bytes[start], b'h' | b'H' | b'w' | b'W') || i - start <= 4) {
+            continue;
+        }
+        let chunk = &text[start..i];
+        if has_punct_only_shape(chunk) && is_emoticon(chunk) {
+            out.truncate(first_token);
+            out.push(Token {
+                start,
+                end: i,
+                kind: Kind::Emoticon,
+            });
+        } else if let Some(kind) = link_kind(chunk, has_at) {
+            out.truncate(first_token);
+            let trimmed = chunk.trim_end_matches(|c: char| ".,;:!?)]}'\"".contains(c));
+            out.push(Token {
+                start,
+                end: start + trimmed.len(),
+                kind,
+            });
+            push_marks(&chunk[trimmed.len()..], start + trimmed.len(), out);
+        }
+    }
+}
+
+/// [`tokenize`] chunk by chunk, for any text.
+fn tokenize_chunks(text: &str, is_emoticon: impl Fn(&str) -> bool, out: &mut Vec<Token>) {
     for (chunk_start, chunk, has_at) in chunks(text) {
-        let has_punct_only_shape = chunk.len() <= 4
-            && chunk.chars().any(|c| !c.is_alphanumeric())
-            && !chunk.chars().all(|c| c == '!' || c == '?' || c == '.');
-        if has_punct_only_shape && is_emoticon(chunk) {
+        if has_punct_only_shape(chunk) && is_emoticon(chunk) {
             out.push(Token {
                 start: chunk_start,
                 end: chunk_start + chunk.len(),
@@ -550,6 +669,74 @@ mod tests {
             }
         }
         assert!(total > 200_000);
+    }
+
+    #[test]
+    fn the_ascii_text_path_tokenizes_like_the_chunk_one() {
+        let emoticon = |c: &str| matches!(c, ":(" | "<3" | "h:" | "@:" | "w!?" | ":d");
+        let same = |text: &str| {
+            let (mut fast, mut general) = (Vec::new(), Vec::new());
+            tokenize_ascii(text, emoticon, &mut fast);
+            tokenize_chunks(text, emoticon, &mut general);
+            assert_eq!(fast, general, "{text:?}");
+        };
+        // Every text up to five long over the bytes the rules care about.
+        let alphabet = b"ahW9'-@#.!?:( \t";
+        let mut text = Vec::new();
+        let mut total = 0;
+        for n in 1..=5u32 {
+            for mut code in 0..alphabet.len().pow(n) {
+                text.clear();
+                for _ in 0..n {
+                    text.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                same(std::str::from_utf8(&text).unwrap());
+                total += 1;
+            }
+        }
+        assert!(total > 800_000);
+        // Longer texts from pieces: links, addresses, handles, emoticons.
+        let pieces = [
+            "http://",
+            "HTTPS://",
+            "www.",
+            "x.co/a",
+            "a@b.c",
+            "@Delta",
+            "#fail",
+            ":(",
+            "<3",
+            "h:",
+            "help",
+            "what",
+            "don't",
+            "order-123",
+            ".",
+            "!",
+            "?",
+            ")",
+            "\"",
+            " ",
+            "\n",
+            "  ",
+            "word",
+            "@",
+            "w",
+            "ok.",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut text = String::new();
+        for _ in 0..20_000 {
+            text.clear();
+            for _ in 0..8 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            same(&text);
+        }
     }
 
     #[test]
