@@ -38,19 +38,33 @@ impl std::hash::Hasher for WordHasher {
             let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
             h = (h.rotate_left(5) ^ word).wrapping_mul(STEP);
         }
-        // The rest (under eight bytes) byte by byte: for a word this is
-        // cheaper than a call to memcpy. The length goes in the top byte,
-        // so "a" and "a\0" differ.
-        let mut word = (bytes.len() as u64) << 56;
-        for (i, &b) in chunks.remainder().iter().enumerate() {
-            word ^= u64::from(b) << (8 * i);
-        }
+        // The rest (under eight bytes) as a little-endian integer, from
+        // two overlapping reads (the overlap holds the same bytes, so OR
+        // is exact) instead of a byte loop or a call to memcpy. The length
+        // goes in the top byte, so "a" and "a\0" differ.
+        let word = (bytes.len() as u64) << 56 | tail_le(chunks.remainder());
         self.0 = (h.rotate_left(5) ^ word).wrapping_mul(STEP);
     }
 
     // `str` hashes as its bytes and then 0xff: one step, not a whole write.
     fn write_u8(&mut self, byte: u8) {
         self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(STEP);
+    }
+}
+
+/// Up to seven bytes as a little-endian integer.
+#[inline]
+fn tail_le(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    let r4 = |i: usize| u64::from(u32::from_le_bytes(rest[i..i + 4].try_into().expect("four")));
+    match n {
+        0 => 0,
+        1..=3 => {
+            u64::from(rest[0])
+                | u64::from(rest[n / 2]) << (8 * (n / 2))
+                | u64::from(rest[n - 1]) << (8 * (n - 1))
+        }
+        _ => r4(0) | r4(n - 4) << (8 * (n - 4)),
     }
 }
 
@@ -669,6 +683,18 @@ mod tests {
             }
         }
         assert!(total > 200_000);
+    }
+
+    #[test]
+    fn a_word_tail_reads_as_its_bytes() {
+        let bytes = b"abcdefg";
+        for n in 0..=7 {
+            let want = bytes[..n]
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i));
+            assert_eq!(tail_le(&bytes[..n]), want, "{n}");
+        }
     }
 
     #[test]
