@@ -288,7 +288,7 @@ impl SentimentModel {
             };
             // Phrase words are matched as the scorer sees words, so "didn't"
             // in a phrase is stored as the scorer's "didnt".
-            let mut parts = term.split(' ').map(normalise_negation);
+            let mut parts = term.split(' ').map(|w| normalise_negation(w).to_owned());
             let first = parts.next().unwrap_or_default();
             let rest: Vec<String> = parts.collect();
             let entry = entries.entry(first).or_default();
@@ -354,14 +354,26 @@ impl SentimentModel {
         }
         SCRATCH.with_borrow_mut(|s| {
             s.reset();
-            self.collect_words(text, lower, tokens, s);
-            Sentiment::of_score(self.compound(s))
+            // The words borrow this message's text, so the buffer is lent
+            // out for the message and taken back empty.
+            let mut words: Vec<Word<'_>> = std::mem::take(&mut s.words);
+            self.collect_words(text, lower, tokens, &mut words, s);
+            let score = self.compound(&words, s);
+            s.words = recycle(words);
+            Sentiment::of_score(score)
         })
     }
 
     /// Lowercased words in order, with what the scorer needs to know of
     /// each; handles and names to ignore are dropped here.
-    fn collect_words(&self, text: &str, lower: &str, tokens: &[Token], s: &mut Scratch) {
+    fn collect_words<'t>(
+        &self,
+        text: &str,
+        lower: &'t str,
+        tokens: &[Token],
+        words: &mut Vec<Word<'t>>,
+        s: &mut Scratch,
+    ) {
         // "@delta ... delta": the brand's name is no opinion either.
         let has_handles = tokens.iter().any(|t| t.kind == Kind::Handle);
         let is_handle = |word: &str| {
@@ -394,32 +406,28 @@ impl SentimentModel {
                         }
                     }
                     let quoted = is_quoted(text, t.start, t.end);
-                    let word = s.next_word();
-                    normalise_negation_into(lower, &mut word.text);
-                    word.entry = self
-                        .entries
-                        .get(word.text.as_str())
-                        .copied()
-                        .unwrap_or_default();
-                    word.caps = caps;
-                    word.emoji = false;
-                    word.quoted = quoted;
+                    let word = normalise_negation(lower);
+                    words.push(Word {
+                        text: word,
+                        entry: self.entries.get(word).copied().unwrap_or_default(),
+                        caps,
+                        emoji: false,
+                        quoted,
+                    });
                 }
                 Kind::Emoji | Kind::Emoticon => {
-                    let word = s.next_word();
-                    word.text.push_str(t.text(lower));
-                    // Emoji carry a valence and start phrases, but have no role.
-                    word.entry = Entry {
-                        role: None,
-                        ..self
-                            .entries
-                            .get(word.text.as_str())
-                            .copied()
-                            .unwrap_or_default()
-                    };
-                    word.caps = false;
-                    word.emoji = true;
-                    word.quoted = false;
+                    let word = t.text(lower);
+                    words.push(Word {
+                        text: word,
+                        // Emoji carry a valence and start phrases, but have no role.
+                        entry: Entry {
+                            role: None,
+                            ..self.entries.get(word).copied().unwrap_or_default()
+                        },
+                        caps: false,
+                        emoji: true,
+                        quoted: false,
+                    });
                 }
                 Kind::Mark if raw == "!" => s.exclamations += 1,
                 Kind::Mark => s.questions += 1,
@@ -431,22 +439,21 @@ impl SentimentModel {
     }
 
     /// The compound score of the collected words.
-    fn compound(&self, s: &mut Scratch) -> f32 {
-        let n = s.len;
+    fn compound(&self, words: &[Word<'_>], s: &mut Scratch) -> f32 {
+        let n = words.len();
         let mut contributions = std::mem::take(&mut s.contributions);
         contributions.clear();
         contributions.resize(n, 0.0);
         let mut thanks = std::mem::take(&mut s.thanks);
         thanks.clear();
         thanks.resize(n, false);
-        let words = &s.words[..n];
         let mut skip_until = 0;
         let mut but_at = None;
         for i in 0..n {
             if i < skip_until {
                 continue;
             }
-            let entry = s.words[i].entry;
+            let entry = words[i].entry;
             if entry.contrast {
                 but_at = Some(i);
                 continue;
@@ -465,18 +472,18 @@ impl SentimentModel {
                 None => (self.word_valence(words, i), 1),
             };
             skip_until = i + span;
-            let role = s.words[i].entry.role;
+            let role = words[i].entry.role;
             let negated = self.negated_before(words, i);
             if role == Some(Role::Working) && span == 1 {
                 if negated {
                     contributions[i] = FAILURE;
                     continue;
                 }
-            } else if negated && valence != 0.0 && !s.words[i].emoji {
+            } else if negated && valence != 0.0 && !words[i].emoji {
                 // "not here 🙄": an emoji is the writer's tone, never negated.
                 valence *= NEGATION;
             }
-            if s.words[i].quoted && valence > 0.0 {
+            if words[i].quoted && valence > 0.0 {
                 // Scare quotes next to a complaint: the "quick" reply was
                 // not quick (alone, quotes are just quotes).
                 s.scare_quotes = true;
@@ -484,7 +491,7 @@ impl SentimentModel {
             if valence == 0.0 {
                 continue;
             }
-            if s.words[i].caps && s.cap_differential {
+            if words[i].caps && s.cap_differential {
                 valence += CAPS_BOOST * valence.signum();
             }
             valence += self.boost_before(words, i, valence, s.cap_differential);
@@ -527,8 +534,8 @@ impl SentimentModel {
         score.clamp(-1.0, 1.0)
     }
 
-    fn word_valence(&self, words: &[Word], i: usize) -> f32 {
-        let word = words[i].text.as_str();
+    fn word_valence(&self, words: &[Word<'_>], i: usize) -> f32 {
+        let word = words[i].text;
         if matches!(words[i].entry.role, Some(Role::Boost(_))) {
             // An intensifier acts on what follows; it is no opinion itself.
             return 0.0;
@@ -541,7 +548,7 @@ impl SentimentModel {
             // "I want to cancel" is a request, not a wish.
             return 0.0;
         }
-        if word == "like" && i > 0 && WOULD.contains(&words[i - 1].text.as_str()) {
+        if word == "like" && i > 0 && WOULD.contains(&words[i - 1].text) {
             return 0.0;
         }
         if word == "kind" && words.get(i + 1).is_some_and(|w| w.text == "of") {
@@ -550,7 +557,7 @@ impl SentimentModel {
         words[i].entry.valence.unwrap_or(0.0)
     }
 
-    fn phrase_at(&self, words: &[Word], i: usize) -> Option<(f32, usize)> {
+    fn phrase_at(&self, words: &[Word<'_>], i: usize) -> Option<(f32, usize)> {
         let candidates = &self.phrases[words[i].entry.phrases? as usize];
         candidates.iter().find_map(|(rest, valence)| {
             let matches = rest.len() + i < words.len()
@@ -561,17 +568,17 @@ impl SentimentModel {
 
     /// A negation among the three words before `i`; "never so good" and
     /// "never this happy" intensify rather than negate.
-    fn negated_before(&self, words: &[Word], i: usize) -> bool {
+    fn negated_before(&self, words: &[Word<'_>], i: usize) -> bool {
         let from = i.saturating_sub(3);
         // "the least effective" is not effective; "at least" is no negation.
         let least = i > 0
             && words[i - 1].text == "least"
-            && !(i > 1 && matches!(words[i - 2].text.as_str(), "at" | "very"));
+            && !(i > 1 && matches!(words[i - 2].text, "at" | "very"));
         // "never so good", "never slept so well": "never ... so" intensifies.
         let so = |k: usize| {
             words
                 .get(k)
-                .is_some_and(|w| matches!(w.text.as_str(), "so" | "this" | "too"))
+                .is_some_and(|w| matches!(w.text, "so" | "this" | "too"))
         };
         let never_so = |j: usize| words[j].text == "never" && (so(j + 1) || (i > 0 && so(i - 1)));
         least
@@ -586,7 +593,13 @@ impl SentimentModel {
 
     /// Intensifiers and dampeners among the three words before `i`, each
     /// weaker the farther it is.
-    fn boost_before(&self, words: &[Word], i: usize, valence: f32, cap_differential: bool) -> f32 {
+    fn boost_before(
+        &self,
+        words: &[Word<'_>],
+        i: usize,
+        valence: f32,
+        cap_differential: bool,
+    ) -> f32 {
         let mut total = 0.0;
         for (distance, scale) in [(1, 1.0), (2, 0.95), (3, 0.9)] {
             let Some(j) = i.checked_sub(distance) else {
@@ -624,34 +637,27 @@ fn parse_line(line: &str) -> Option<(&str, f32)> {
     Some((term, valence))
 }
 
-/// "don't", "don’t" and "dont" are one negation.
-fn normalise_negation(lower: &str) -> String {
-    let mut out = String::new();
-    normalise_negation_into(lower, &mut out);
-    out
-}
-
-/// [`normalise_negation`] into a reused buffer (cleared first).
-fn normalise_negation_into(lower: &str, out: &mut String) {
-    out.clear();
-    if !lower.ends_with('t') {
+/// "don't", "don’t" and "dont" are one negation: a word ending in "n't"
+/// is the negation it spells without the apostrophe, or "not". Borrowed,
+/// not copied: this runs on every word of every message, and a normalised
+/// word is one of [`NEGATIONS`].
+#[inline]
+fn normalise_negation(lower: &str) -> &str {
+    if lower.as_bytes().last() != Some(&b't') {
         // Most words: no "n't" to look at.
-        out.push_str(lower);
-        return;
+        return lower;
     }
-    if let Some(stem) = lower
+    let Some(stem) = lower
         .strip_suffix("n't")
         .or_else(|| lower.strip_suffix("n’t"))
-    {
-        out.push_str(stem);
-        out.push_str("nt");
-        if !(out == "cant" || out == "wont" || out == "dont" || NEGATIONS.contains(&out.as_str())) {
-            out.clear();
-            out.push_str("not");
-        }
-        return;
-    }
-    out.push_str(lower);
+    else {
+        return lower;
+    };
+    NEGATIONS
+        .iter()
+        .find(|n| n.len() == stem.len() + 2 && n.starts_with(stem) && n.ends_with("nt"))
+        .copied()
+        .unwrap_or("not")
 }
 
 /// True when the bytes `start..end` of `text` sit directly inside
@@ -668,15 +674,14 @@ fn is_quoted(text: &str, start: usize, end: usize) -> bool {
 }
 
 /// True when `phrase` is written at word `i`.
-fn phrase_is_at(words: &[Word], i: usize, phrase: &[&str]) -> bool {
+fn phrase_is_at(words: &[Word<'_>], i: usize, phrase: &[&str]) -> bool {
     words.len() - i >= phrase.len() && words[i..].iter().zip(phrase).all(|(a, b)| a.text == *b)
 }
 
 #[derive(Default)]
 struct Scratch {
-    /// Word buffers; the first `len` are this message's.
-    words: Vec<Word>,
-    len: usize,
+    /// The word buffer, empty between messages ([`recycle`]).
+    words: Vec<Word<'static>>,
     contributions: Vec<f32>,
     thanks: Vec<bool>,
     exclamations: usize,
@@ -689,29 +694,29 @@ struct Scratch {
 impl Scratch {
     /// Ready for the next message, keeping the buffers.
     fn reset(&mut self) {
-        self.len = 0;
         self.exclamations = 0;
         self.questions = 0;
         self.cap_differential = false;
         self.all_caps = false;
         self.scare_quotes = false;
     }
-
-    /// The next word's buffer, its text cleared.
-    fn next_word(&mut self) -> &mut Word {
-        if self.len == self.words.len() {
-            self.words.push(Word::default());
-        }
-        let word = &mut self.words[self.len];
-        self.len += 1;
-        word.text.clear();
-        word
-    }
 }
 
-#[derive(Default)]
-struct Word {
-    text: String,
+/// An emptied word buffer, kept for the next message: collecting into a
+/// vector of another lifetime reuses the allocation (the elements have the
+/// same layout), and there is no element to convert.
+fn recycle(mut words: Vec<Word<'_>>) -> Vec<Word<'static>> {
+    words.clear();
+    words
+        .into_iter()
+        .map(|_| unreachable!("the words were cleared"))
+        .collect()
+}
+
+/// A word of the message being scored.
+struct Word<'t> {
+    /// Lowercased, negations normalised ([`normalise_negation`]).
+    text: &'t str,
     /// What the model knows of it, looked up once.
     entry: Entry,
     caps: bool,
