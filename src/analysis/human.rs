@@ -363,8 +363,11 @@ fn person(word: &str) -> Option<&'static str> {
                 let Ok(variant) = std::str::from_utf8(variant) else {
                     return;
                 };
+                // Every person word is in the table already, so a variant
+                // that is not is no exact person word, and only the
+                // edit-checking half of `person_slow` can answer.
                 if table.get(variant).is_none()
-                    && let Some(found) = person_slow(variant)
+                    && let Some(found) = person_by_typo(variant)
                 {
                     table.insert(variant, found);
                 }
@@ -429,8 +432,19 @@ fn one_edit_variants(word: &[u8], alphabet: &[u8], mut f: impl FnMut(&[u8])) {
 }
 
 /// [`person`] by edit-checking candidates: the definition the table is
-/// built from, and the path for words outside its alphabet.
+/// built from, and the path for words outside its alphabet (kept out of
+/// line so that [`person`], asked of every word, inlines).
+#[inline(never)]
 fn person_slow(word: &str) -> Option<&'static str> {
+    if let Some(exact) = PERSONS.iter().find(|p| **p == word) {
+        return Some(exact);
+    }
+    person_by_typo(word)
+}
+
+/// The person word `word` is one typo of, for a word that is no person
+/// word itself ([`person_slow`] without the exact match).
+fn person_by_typo(word: &str) -> Option<&'static str> {
     struct Index {
         /// Person words of five letters or more, by first letter, so a
         /// word is edit-checked against a few candidates, not all.
@@ -444,9 +458,6 @@ fn person_slow(word: &str) -> Option<&'static str> {
         }
         Index { fuzzy }
     });
-    if let Some(exact) = PERSONS.iter().find(|p| **p == word) {
-        return Some(exact);
-    }
     if !(4..=16).contains(&word.len()) {
         return None;
     }

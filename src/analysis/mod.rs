@@ -126,17 +126,24 @@ pub struct Scratch {
 impl Analyzer {
     /// Builds the models.
     pub fn new(settings: &AnalyzerSettings) -> Self {
-        // The person-word table builds on another core meanwhile: start-up
-        // is a visible share of a short `handoff analyze` run.
+        // The person-word table and the intent model build on another
+        // core meanwhile (about as much work as the lexicon): start-up is a
+        // visible share of a short `handoff analyze` run.
         std::thread::scope(|scope| {
-            scope.spawn(human::prepare);
-            Self {
-                sentiment: SentimentModel::new(&settings.neutral_words),
-                intents: IntentModel::train(
+            let intents = scope.spawn(|| {
+                human::prepare();
+                IntentModel::train(
                     &settings.intents,
                     &settings.fallback_intent,
                     settings.min_intent_confidence,
-                ),
+                )
+            });
+            let sentiment = SentimentModel::new(&settings.neutral_words);
+            Self {
+                sentiment,
+                intents: intents
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
                 redaction: settings.redaction.clone(),
             }
         })
