@@ -1454,7 +1454,7 @@ fn withheld_note(case: &Case, platform: Platform, r: &AgentReply) -> NewOutbox {
         case,
         format!("{platform}:{}:withheld", r.platform_message_id),
         Content::text(format!(
-            "Not sent to the customer: {}. Files shared here are private to the workspace; share a public link instead.",
+            "Not sent to the customer: {}. The customer cannot open files shared here; share a public link instead.",
             r.withheld.join(", ")
         )),
     )

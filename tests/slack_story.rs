@@ -91,8 +91,11 @@ async fn start_with<S: Store>(
 }
 
 /// The card the bot posted in `CSUPPORT`.
-async fn card(slack: &SlackDouble) -> (String, String, Value) {
-    double::card_in(slack, CHANNEL).await
+async fn card<S: Store>(slack: &SlackDouble, store: &S) -> (String, String, Value) {
+    let found = double::card_in(slack, CHANNEL).await;
+    let posted = handoff_core::MessageRef::new(handoff_core::Platform::Slack, CHANNEL, &found.0);
+    common::story::card_stored(store, &posted).await;
+    found
 }
 
 /// A card button click as Slack sends it (the card's actions block id
@@ -127,7 +130,7 @@ async fn a_case_is_claimed_answered_and_resolved_from_slack<S: Store>(store: S) 
         "I want to talk to a real person about order 12345",
     )
     .await;
-    let (card_ts, case, posted) = card(&slack).await;
+    let (card_ts, case, posted) = card(&slack, &store).await;
     let text = double::parsed_texts(&posted);
     assert!(text.starts_with("<!subteam^S0SUPPORT>"), "{text}");
     assert!(text.contains("*Ada* on webchat"), "{text}");
@@ -295,7 +298,7 @@ async fn refused_requests_change_nothing<S: Store>(store: S) {
     let (slack, app) = start(store.clone(), false).await;
     let base = app.base.clone();
     let (_ws, _) = escalating_customer(&base, "Ada", "can I talk to a human").await;
-    let (card_ts, case, _) = card(&slack).await;
+    let (card_ts, case, _) = card(&slack, &store).await;
     let claim = format!(
         "payload={}",
         click("UALICE", &card_ts, &case, "handoff.claim")
@@ -378,11 +381,14 @@ async fn refused_requests_change_nothing<S: Store>(store: S) {
 async fn hostile_customer_text_cannot_ping_or_link<S: Store>(store: S) {
     // The widget takes 20,000 characters here, so Slack's limits are what
     // the 10 kB message meets.
-    let (slack, app) = start_with(store, false, |c| c.webchat.max_message_chars = 20_000).await;
+    let (slack, app) = start_with(store.clone(), false, |c| {
+        c.webchat.max_message_chars = 20_000
+    })
+    .await;
     let base = app.base.clone();
     let hostile = "<!channel> <@UALICE> <https://evil.example|Your bank> & {{agent}}";
     let (mut ws, _) = escalating_customer(&base, hostile, &format!("human please {hostile}")).await;
-    let (card_ts, _, posted) = card(&slack).await;
+    let (card_ts, _, posted) = card(&slack, &store).await;
     let text = double::parsed_texts(&posted);
     for forbidden in ["<!channel>", "<@UALICE>", "<https://evil"] {
         assert!(!text.contains(forbidden), "{forbidden} in {text}");
@@ -452,9 +458,9 @@ async fn a_rate_limit_holds_back_one_card_only<S: Store>(store: S) {
 }
 
 async fn socket_mode_plays_the_same_story<S: Store>(store: S) {
-    let (slack, app) = start(store, true).await;
+    let (slack, app) = start(store.clone(), true).await;
     let (mut ws, mut seen) = escalating_customer(&app.base, "Ada", "I need a real person").await;
-    let (card_ts, case, _) = card(&slack).await;
+    let (card_ts, case, _) = card(&slack, &store).await;
     let ack = slack
         .socket_send(
             "interactive",
@@ -498,10 +504,10 @@ async fn socket_mode_plays_the_same_story<S: Store>(store: S) {
 }
 
 async fn edits_files_and_failures_are_followed<S: Store>(store: S) {
-    let (slack, app) = start(store, false).await;
+    let (slack, app) = start(store.clone(), false).await;
     let base = app.base.clone();
     let (mut ws, mut seen) = escalating_customer(&base, "Ada", "talk to a person please").await;
-    let (card_ts, _, _) = card(&slack).await;
+    let (card_ts, _, _) = card(&slack, &store).await;
     // Replying in the thread of an unclaimed case claims it.
     let ts = "1700000700.000100";
     slack.add_message(CHANNEL, ts, Some(&card_ts), "UBOB", "x");
@@ -563,7 +569,12 @@ async fn edits_files_and_failures_are_followed<S: Store>(store: S) {
     );
     double::post_event(&base, SIGNING_SECRET, &file, None).await;
     let note = double::thread_post(&slack, &card_ts, "invoice.pdf").await;
-    assert!(note.args["text"].as_str().unwrap().contains("private"));
+    assert!(
+        note.args["text"]
+            .as_str()
+            .unwrap()
+            .contains("The customer cannot open files shared here")
+    );
     let got = agent_message(&mut ws, &mut seen).await;
     assert_eq!(got["text"], "here you go");
 

@@ -275,3 +275,13 @@ pub async fn escalating_customer(base: &str, name: &str, text: &str) -> (Ws, Vec
     .await;
     (ws, seen)
 }
+
+/// Waits until the store knows `card` as a case's card: the platform shows
+/// a card a moment before handoff has recorded where it is, and a reply
+/// under it in that moment would find no case.
+pub async fn card_stored<S: Store>(store: &S, card: &handoff_core::MessageRef) {
+    eventually("the card's reference to be stored", || async {
+        store.case_by_card(card).await.unwrap().map(|_| ())
+    })
+    .await;
+}
