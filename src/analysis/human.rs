@@ -355,26 +355,7 @@ pub fn prepare() {
 /// the table's alphabet is in the table exactly when it is a person word.
 fn person(word: &str) -> Option<&'static str> {
     static TABLE: std::sync::OnceLock<WordTable<&'static str>> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let alphabet: Vec<u8> = (0..=u8::MAX).filter(|&b| in_table_alphabet(b)).collect();
-        let mut table = WordTable::new(PERSONS.iter().map(|p| (*p, *p)));
-        for p in PERSONS.iter().filter(|p| p.len() >= 5) {
-            one_edit_variants(p.as_bytes(), &alphabet, |variant| {
-                let Ok(variant) = std::str::from_utf8(variant) else {
-                    return;
-                };
-                // Every person word is in the table already, so a variant
-                // that is not is no exact person word, and only the
-                // edit-checking half of `person_slow` can answer.
-                if table.get(variant).is_none()
-                    && let Some(found) = person_by_typo(variant)
-                {
-                    table.insert(variant, found);
-                }
-            });
-        }
-        table
-    });
+    let table = TABLE.get_or_init(build_person_table);
     if word.len() < 3 {
         // Shorter than any person word ("man", "rep") and than any typo
         // the table forgives: the commonest words end here.
@@ -397,34 +378,89 @@ fn person(word: &str) -> Option<&'static str> {
     }
 }
 
+/// The table [`person`] looks words up in: every person word, and every
+/// other word over the table's alphabet that [`person_by_typo`] maps to a
+/// person word, with that person word.
+///
+/// Such a word is one edit from the person word it maps to, so it is
+/// among the one-edit variants of the person words of five letters or
+/// more. Which person word it maps to is decided here without asking
+/// [`person_by_typo`] of every variant (it edit-checks each against a
+/// bucket of candidates, most of the table's building time): of the
+/// person words a variant is one edit from, [`person_by_typo`] answers
+/// the first, in [`PERSONS`] order, of those starting with the variant's
+/// first letter, or else the first of those starting with its second
+/// letter; one starting with neither is never asked. Variants come in
+/// [`PERSONS`] order, so a later one replaces an earlier only from the
+/// better bucket. The test against [`person_slow`] checks all this.
+fn build_person_table() -> WordTable<&'static str> {
+    let alphabet: Vec<u8> = (0..=u8::MAX).filter(|&b| in_table_alphabet(b)).collect();
+    // About 16,000 words end up in the table: sized for them at once
+    // (the size growing would reach), not grown step by step.
+    let mut table = WordTable::with_capacity(1 << 14);
+    for p in PERSONS {
+        table.insert(p, *p);
+    }
+    for p in PERSONS.iter().filter(|p| p.len() >= 5) {
+        let first = p.as_bytes()[0];
+        one_edit_variants(p, &alphabet, |variant| {
+            let b = variant.as_bytes();
+            if !(4..=16).contains(&b.len()) {
+                return;
+            }
+            // From the first letter's bucket, or else the second's.
+            let from_first = b[0] == first;
+            if !from_first && b[1] != first {
+                return;
+            }
+            table.update(variant, |found| match found {
+                // A person word itself, or a typo of an earlier person
+                // word from a bucket as good (or this one's own again).
+                Some(found) if found == variant || !from_first || found.as_bytes()[0] == first => {
+                    found
+                }
+                _ => p,
+            });
+        });
+    }
+    table
+}
+
 /// Calls `f` with every string one deletion, substitution, insertion or
 /// swap of neighbours away from `word`, over `alphabet` (some more than
-/// once), in one reused buffer.
-fn one_edit_variants(word: &[u8], alphabet: &[u8], mut f: impl FnMut(&[u8])) {
-    let mut v = Vec::with_capacity(word.len() + 1);
+/// once), in one reused buffer. `word` and `alphabet` are ASCII, so every
+/// byte offset is a character boundary.
+fn one_edit_variants(word: &str, alphabet: &[u8], mut f: impl FnMut(&str)) {
+    debug_assert!(word.is_ascii() && alphabet.is_ascii());
+    let bytes = word.as_bytes();
+    let mut v = String::with_capacity(word.len() + 1);
     for i in 0..word.len() {
         v.clear();
-        v.extend_from_slice(&word[..i]);
-        v.extend_from_slice(&word[i + 1..]);
+        v.push_str(&word[..i]);
+        v.push_str(&word[i + 1..]);
         f(&v);
         if i + 1 < word.len() {
             v.clear();
-            v.extend_from_slice(word);
-            v.swap(i, i + 1);
+            v.push_str(&word[..i]);
+            v.push(char::from(bytes[i + 1]));
+            v.push(char::from(bytes[i]));
+            v.push_str(&word[i + 2..]);
             f(&v);
         }
     }
     for &c in alphabet {
+        let c = char::from(c);
         for i in 0..=word.len() {
             v.clear();
-            v.extend_from_slice(&word[..i]);
+            v.push_str(&word[..i]);
             v.push(c);
-            v.extend_from_slice(&word[i..]);
+            v.push_str(&word[i..]);
             f(&v);
             if i < word.len() {
                 v.clear();
-                v.extend_from_slice(word);
-                v[i] = c;
+                v.push_str(&word[..i]);
+                v.push(c);
+                v.push_str(&word[i + 1..]);
                 f(&v);
             }
         }
@@ -559,13 +595,12 @@ mod tests {
         let mut checked = 0;
         let mut words = Vec::new();
         for p in PERSONS {
-            one_edit_variants(p.as_bytes(), &alphabet, |one| {
-                words.push(one.to_vec());
-                one_edit_variants(one, b"aeiou'z", |two| words.push(two.to_vec()));
+            one_edit_variants(p, &alphabet, |one| {
+                words.push(one.to_owned());
+                one_edit_variants(one, b"aeiou'z", |two| words.push(two.to_owned()));
             });
         }
         for word in &words {
-            let word = std::str::from_utf8(word).unwrap();
             assert_eq!(person(word), person_slow(word), "{word}");
             checked += 1;
         }

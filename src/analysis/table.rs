@@ -158,29 +158,45 @@ impl<V: Copy + Default> WordTable<V> {
     /// its last value.
     pub fn new<'a>(entries: impl IntoIterator<Item = (&'a str, V)>) -> Self {
         let entries: Vec<(&str, V)> = entries.into_iter().collect();
-        let size = (entries.len() * 2).next_power_of_two().max(16);
-        let mut table = Self {
-            slots: vec![Slot::empty(); size],
-            mask: size - 1,
-            bloom: Bloom::new(0),
-            long: FastMap::default(),
-            len: 0,
-        };
-        table.size_bloom();
+        let mut table = Self::with_capacity(entries.len());
         for (word, value) in entries {
             table.insert(word, value);
         }
         table
     }
 
+    /// An empty table that holds `words` words before it grows (the size
+    /// it would have grown to with them).
+    pub fn with_capacity(words: usize) -> Self {
+        let size = (words * 2).next_power_of_two().max(16);
+        Self {
+            slots: vec![Slot::empty(); size],
+            mask: size - 1,
+            bloom: Bloom::new(size / 2),
+            long: FastMap::default(),
+            len: 0,
+        }
+    }
+
     /// Adds a word, or replaces its value.
     pub fn insert(&mut self, word: &str, value: V) {
+        self.update(word, |_| value);
+    }
+
+    /// Sets the value of `word` to `f` of its value (`None` when it is not
+    /// in the table yet): one lookup where [`Self::get`] then
+    /// [`Self::insert`] would hash and probe twice.
+    pub fn update(&mut self, word: &str, f: impl FnOnce(Option<V>) -> V) {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
         let Some(key) = Key::of(word.as_bytes()) else {
-            if self.long.insert(word.into(), value).is_none() {
-                self.len += 1;
+            match self.long.get_mut(word) {
+                Some(value) => *value = f(Some(*value)),
+                None => {
+                    self.long.insert(word.into(), f(None));
+                    self.len += 1;
+                }
             }
             return;
         };
@@ -189,15 +205,17 @@ impl<V: Copy + Default> WordTable<V> {
         let mut i = h as usize & self.mask;
         loop {
             let slot = &mut self.slots[i];
-            if !slot.full || slot.key == key {
-                if !slot.full {
-                    self.len += 1;
-                }
+            if !slot.full {
+                self.len += 1;
                 *slot = Slot {
                     key,
                     full: true,
-                    value,
+                    value: f(None),
                 };
+                return;
+            }
+            if slot.key == key {
+                slot.value = f(Some(slot.value));
                 return;
             }
             i = (i + 1) & self.mask;
@@ -322,6 +340,19 @@ mod tests {
         assert_eq!(table.len(), 3000);
         assert_eq!(table.get("seed"), Some(&0));
         assert!((1..3000).all(|i| table.get(&format!("grown{i}")) == Some(&i)));
+    }
+
+    #[test]
+    fn update_sees_the_value_so_far() {
+        let long = "a-word-longer-than-the-inline-key";
+        let mut table = WordTable::new([("seen", 1)]);
+        for word in ["seen", "new", long, long] {
+            table.update(word, |old| old.map_or(10, |v| v + 1));
+        }
+        assert_eq!(table.get("seen"), Some(&2));
+        assert_eq!(table.get("new"), Some(&10));
+        assert_eq!(table.get(long), Some(&11));
+        assert_eq!(table.len(), 3);
     }
 
     #[test]
