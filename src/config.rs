@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::AnalyzerSettings;
 use crate::analysis::entities::{EntityKind, RedactionPolicy};
 use crate::analysis::intent::{self, IntentSpec};
 use crate::analysis::llm::LlmConfig;
+use crate::analysis::{self, AnalyzerSettings};
 use crate::outbox::OutboxSettings;
 use crate::routing::{Route, RoutingConfig};
 use crate::triggers::{self, TriggerRule, Triggers};
@@ -587,12 +587,11 @@ pub struct AnalysisConfig {
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
-        let settings = AnalyzerSettings::default();
         Self {
             replace_intents: false,
             intents: Vec::new(),
-            fallback_intent: settings.fallback_intent,
-            min_intent_confidence: settings.min_intent_confidence,
+            fallback_intent: analysis::DEFAULT_FALLBACK_INTENT.to_owned(),
+            min_intent_confidence: analysis::DEFAULT_MIN_INTENT_CONFIDENCE,
             neutral_words: Vec::new(),
             redact: vec![EntityKind::CardNumber],
         }
@@ -602,11 +601,7 @@ impl Default for AnalysisConfig {
 impl AnalysisConfig {
     /// The taxonomy's intent names, for menus that correct an intent.
     pub fn intent_names(&self) -> Vec<String> {
-        self.settings()
-            .intents
-            .into_iter()
-            .map(|i| i.name)
-            .collect()
+        intent::merged_names(&self.intents, self.replace_intents)
     }
 
     /// The analyser's settings, with the taxonomy merged.
@@ -818,7 +813,6 @@ impl Config {
     fn validate_intelligence(&self) -> Result<(), ConfigError> {
         let invalid = |key: String, problem: String| ConfigError::Invalid { key, problem };
         let a = &self.analysis;
-        let settings = a.settings();
         let mut names = Vec::new();
         for (i, spec) in a.intents.iter().enumerate() {
             if spec.name.trim().is_empty() {
@@ -834,14 +828,14 @@ impl Config {
                 ));
             }
         }
-        for spec in &settings.intents {
-            if names.contains(&spec.name) {
+        for name in a.intent_names() {
+            if names.contains(&name) {
                 return Err(invalid(
                     "analysis.intents".into(),
-                    format!("repeats the intent {:?}", spec.name),
+                    format!("repeats the intent {name:?}"),
                 ));
             }
-            names.push(spec.name.clone());
+            names.push(name);
         }
         if names.is_empty() {
             return Err(invalid(

@@ -137,6 +137,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Analyze { .. } = cli.command {
+        // What the analyser shares needs no config, so it builds before
+        // and while config loads: the default taxonomy (which loading
+        // config needs) and then the lexicon on another core, the
+        // person-word table here meanwhile. (`Analyzer::new` waits for
+        // any still building.)
+        std::thread::spawn(handoff::analysis::prepare);
+        handoff::analysis::human::prepare();
+    }
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let default_file = PathBuf::from("handoff.toml");
     let file = cli

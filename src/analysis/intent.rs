@@ -46,9 +46,24 @@ struct Taxonomy {
 
 /// The shipped default taxonomy.
 pub fn default_taxonomy() -> Vec<IntentSpec> {
-    toml::from_str::<Taxonomy>(DEFAULT_TAXONOMY)
-        .expect("the embedded default taxonomy parses")
-        .intent
+    parsed_default_taxonomy().to_vec()
+}
+
+/// Parses the default taxonomy, if it is not parsed yet.
+pub fn prepare() {
+    parsed_default_taxonomy();
+}
+
+/// The default taxonomy, parsed once: loading config, validating it and
+/// building the analyser each ask for it, and parsing it is most of
+/// that work.
+fn parsed_default_taxonomy() -> &'static [IntentSpec] {
+    static PARSED: std::sync::OnceLock<Vec<IntentSpec>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        toml::from_str::<Taxonomy>(DEFAULT_TAXONOMY)
+            .expect("the embedded default taxonomy parses")
+            .intent
+    })
 }
 
 /// The taxonomy with a team's intents applied: `replace` drops the
@@ -70,6 +85,23 @@ pub fn merge_taxonomy(custom: &[IntentSpec], replace: bool) -> Vec<IntentSpec> {
                 existing.examples.extend(spec.examples.iter().cloned());
             }
             None => out.push(spec.clone()),
+        }
+    }
+    out
+}
+
+/// The names of [`merge_taxonomy`]'s intents, in its order, without
+/// copying the examples: what validating config needs.
+pub fn merged_names(custom: &[IntentSpec], replace: bool) -> Vec<String> {
+    let defaults: &[IntentSpec] = if replace {
+        &[]
+    } else {
+        parsed_default_taxonomy()
+    };
+    let mut out: Vec<String> = defaults.iter().map(|s| s.name.clone()).collect();
+    for spec in custom {
+        if !out.contains(&spec.name) {
+            out.push(spec.name.clone());
         }
     }
     out
@@ -112,10 +144,17 @@ impl IntentModel {
     /// `min_confidence` go to `fallback` (when it names an intent).
     pub fn train(specs: &[IntentSpec], fallback: &str, min_confidence: f32) -> Self {
         let k = specs.len();
-        let mut counts: HashMap<u64, Vec<f32>, BuildHasherDefault<Prehashed>> = HashMap::default();
+        // Feature -> row, in order of first appearance; `weights` holds
+        // the counts row by row until they become log-likelihoods. (A
+        // feature's row number does not matter, only which row is whose.)
+        // The default taxonomy has about 3,000 features: room for them
+        // at once, not grown step by step.
+        let mut rows: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
+            HashMap::with_capacity_and_hasher(3000, BuildHasherDefault::default());
+        let mut weights: Vec<f32> = Vec::new();
         let mut totals = vec![0.0f32; k];
         let mut docs = vec![0.0f32; k];
-        let mut features = Vec::new();
+        let (mut features, mut tokens, mut lower) = (Vec::new(), Vec::new(), String::new());
         for (c, spec) in specs.iter().enumerate() {
             let texts = spec
                 .examples
@@ -124,26 +163,33 @@ impl IntentModel {
                 .chain(spec.keywords.iter().map(|e| (e.as_str(), KEYWORD_WEIGHT)))
                 .chain(std::iter::once((spec.description.as_str(), 1.0)));
             for (text, weight) in texts {
-                features_of_text(text, &mut features);
+                super::text::tokenize(text, |_| false, &mut tokens);
+                super::text::lowercase_same_len(text, &mut lower);
+                features_of_tokens(&lower, &tokens, &mut features);
                 docs[c] += 1.0;
                 for f in &features {
-                    counts.entry(*f).or_insert_with(|| vec![0.0; k])[c] += weight;
+                    let row = *rows.entry(*f).or_insert_with(|| {
+                        weights.resize(weights.len() + k, 0.0);
+                        weights.len() / k - 1
+                    });
+                    weights[row * k + c] += weight;
                     totals[c] += weight;
                 }
             }
         }
-        let vocabulary = counts.len() as f32;
+        let vocabulary = rows.len() as f32;
         let denominators: Vec<f32> = totals.iter().map(|t| t + SMOOTHING * vocabulary).collect();
-        let mut rows = HashMap::default();
-        let mut weights = Vec::with_capacity(counts.len() * k);
-        for (feature, per_class) in counts {
-            rows.insert(feature, rows.len());
-            weights.extend(
-                per_class
-                    .iter()
-                    .zip(&denominators)
-                    .map(|(n, d)| ((n + SMOOTHING) / d).ln()),
-            );
+        // Most features are never seen with most intents: their weight is
+        // the same per intent, worked out once (0 + SMOOTHING is exact).
+        let unseen: Vec<f32> = denominators.iter().map(|d| (SMOOTHING / d).ln()).collect();
+        for row in weights.chunks_exact_mut(k.max(1)) {
+            for ((w, d), unseen) in row.iter_mut().zip(&denominators).zip(&unseen) {
+                *w = if *w == 0.0 {
+                    *unseen
+                } else {
+                    ((*w + SMOOTHING) / d).ln()
+                };
+            }
         }
         let all_docs: f32 = docs.iter().sum::<f32>().max(1.0);
         let mut known = super::table::Bloom::new(rows.len());
@@ -262,15 +308,6 @@ fn is_stopword(word: &str, stem_len: usize, stem_hash: u64) -> bool {
     stopwords().get(&h).is_some_and(|w| *w == word)
 }
 
-/// Hashed features of a text (for training).
-fn features_of_text(text: &str, out: &mut Vec<u64>) {
-    let mut tokens = Vec::new();
-    super::text::tokenize(text, |_| false, &mut tokens);
-    let mut lower = String::new();
-    super::text::lowercase_same_len(text, &mut lower);
-    features_of_tokens(&lower, &tokens, out);
-}
-
 /// Stems and stem pairs of a message's words, hashed.
 fn features_of_tokens(lower: &str, tokens: &[Token], out: &mut Vec<u64>) {
     out.clear();
@@ -361,6 +398,24 @@ mod tests {
         }
         let s = stem("refunds");
         assert!(!is_stopword("refunds", s.len(), hash(s.as_bytes())));
+    }
+
+    #[test]
+    fn merged_names_are_the_merged_taxonomys() {
+        let spec = |name: &str| IntentSpec {
+            name: name.into(),
+            description: String::new(),
+            keywords: vec!["word".into()],
+            examples: Vec::new(),
+        };
+        let custom = [spec("billing"), spec("new"), spec("new"), spec("other")];
+        for replace in [false, true] {
+            let names: Vec<String> = merge_taxonomy(&custom, replace)
+                .into_iter()
+                .map(|s| s.name)
+                .collect();
+            assert_eq!(merged_names(&custom, replace), names);
+        }
     }
 
     #[test]

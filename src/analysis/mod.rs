@@ -56,12 +56,19 @@ pub struct AnalyzerSettings {
     pub redaction: RedactionPolicy,
 }
 
+/// The intent reported when the classifier is unsure, unless config
+/// names another.
+pub const DEFAULT_FALLBACK_INTENT: &str = "general";
+/// The confidence below which the fallback intent is reported, unless
+/// config says otherwise.
+pub const DEFAULT_MIN_INTENT_CONFIDENCE: f32 = 0.25;
+
 impl Default for AnalyzerSettings {
     fn default() -> Self {
         Self {
             intents: intent::default_taxonomy(),
-            fallback_intent: "general".to_owned(),
-            min_intent_confidence: 0.25,
+            fallback_intent: DEFAULT_FALLBACK_INTENT.to_owned(),
+            min_intent_confidence: DEFAULT_MIN_INTENT_CONFIDENCE,
             neutral_words: Vec::new(),
             redaction: RedactionPolicy::default(),
         }
@@ -123,27 +130,41 @@ pub struct Scratch {
     lower: String,
 }
 
+/// Builds what every analyser shares and no config changes (the parsed
+/// default taxonomy, the sentiment lexicon, the person-word table), those
+/// not built yet. [`Analyzer::new`] builds them too, on another core; a
+/// caller that knows an analyser is coming (`handoff analyze`) calls this
+/// on a thread of its own first, so they build while config is read.
+/// Each is built once, by whichever thread asks for it first.
+pub fn prepare() {
+    intent::prepare();
+    sentiment::prepare();
+    human::prepare();
+}
+
 impl Analyzer {
     /// Builds the models.
     pub fn new(settings: &AnalyzerSettings) -> Self {
-        // The person-word table and the intent model build on another
-        // core meanwhile (about as much work as the lexicon): start-up is a
-        // visible share of a short `handoff analyze` run.
+        // Start-up is a visible share of a short `handoff analyze` run, so
+        // the shared tables build on another core (or are being built
+        // already, see `prepare`) while the intent model trains here.
+        // Asking in the other order here, this thread takes the
+        // person-word table if the other has not reached it yet.
         std::thread::scope(|scope| {
-            let intents = scope.spawn(|| {
-                human::prepare();
-                IntentModel::train(
-                    &settings.intents,
-                    &settings.fallback_intent,
-                    settings.min_intent_confidence,
-                )
-            });
+            let tables = scope.spawn(prepare);
+            let intents = IntentModel::train(
+                &settings.intents,
+                &settings.fallback_intent,
+                settings.min_intent_confidence,
+            );
+            human::prepare();
             let sentiment = SentimentModel::new(&settings.neutral_words);
+            tables
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             Self {
                 sentiment,
-                intents: intents
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                intents,
                 redaction: settings.redaction.clone(),
             }
         })

@@ -17,7 +17,7 @@
 use serde::Serialize;
 
 use super::table::WordTable;
-use super::text::{FastMap, FastSet, Kind, Token, letters_and_shouting};
+use super::text::{FastSet, Kind, Token, letters_and_shouting};
 
 const VADER_LEXICON: &str = include_str!("sentiment_lexicon.tsv");
 const SUPPORT_LEXICON: &str = include_str!("sentiment_support.tsv");
@@ -244,13 +244,21 @@ impl Sentiment {
 /// The lexicon and rules, built once.
 #[derive(Debug)]
 pub struct SentimentModel {
+    lexicon: &'static Lexicon,
+    ignored: FastSet<String>,
+}
+
+/// What the model knows of words, from the lexicon files and the word
+/// lists here: the same for every model, so built once per process
+/// ([`prepare`]) and shared.
+#[derive(Debug)]
+struct Lexicon {
     /// Everything known about a word, so that scoring looks each word up
     /// once.
     entries: WordTable<Entry>,
     /// Phrases sharing a first word ([`Entry::phrases`]): the remaining
     /// words and the valence, longest first.
     phrases: Vec<Vec<(Vec<String>, f32)>>,
-    ignored: FastSet<String>,
 }
 
 /// What the model knows of one (normalised, lowercase) word.
@@ -276,35 +284,54 @@ enum Role {
     Thanks,
 }
 
-impl SentimentModel {
-    /// Builds the model; `ignored` are extra words with no opinion (brand
-    /// and product names), case-insensitive.
-    pub fn new(ignored: &[String]) -> Self {
-        let mut entries: FastMap<String, Entry> = FastMap::default();
+/// Builds the shared lexicon, if it is not built yet (otherwise the first
+/// model built waits for it).
+pub fn prepare() {
+    Lexicon::shared();
+}
+
+impl Lexicon {
+    fn shared() -> &'static Lexicon {
+        static LEXICON: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+        LEXICON.get_or_init(Lexicon::build)
+    }
+
+    /// Reads the lexicon files straight into the word table: no map of
+    /// owned words in between, and an owned word only for the few phrases.
+    fn build() -> Lexicon {
+        // The files hold about 7,600 words: room for them at once, not
+        // grown step by step (it would still grow for more).
+        let mut entries: WordTable<Entry> = WordTable::with_capacity(8000);
         let mut phrases: Vec<Vec<(Vec<String>, f32)>> = Vec::new();
-        for line in VADER_LEXICON.lines().chain(SUPPORT_LEXICON.lines()) {
+        for line in lines_of(VADER_LEXICON).chain(lines_of(SUPPORT_LEXICON)) {
             let Some((term, valence)) = parse_line(line) else {
                 continue;
             };
             // Phrase words are matched as the scorer sees words, so "didn't"
             // in a phrase is stored as the scorer's "didnt".
-            let mut parts = term.split(' ').map(|w| normalise_negation(w).to_owned());
-            let first = parts.next().unwrap_or_default();
-            let rest: Vec<String> = parts.collect();
-            let entry = entries.entry(first).or_default();
-            if rest.is_empty() {
-                entry.valence = Some(valence);
+            let (first, rest): (&str, Vec<&str>) = if term.as_bytes().contains(&b' ') {
+                let mut parts = term.split(' ').map(normalise_negation);
+                (parts.next().unwrap_or_default(), parts.collect())
             } else {
-                let index = *entry.phrases.get_or_insert_with(|| {
-                    phrases.push(Vec::new());
-                    (phrases.len() - 1) as u32
-                });
-                let list = &mut phrases[index as usize];
-                list.retain(|(words, _)| *words != rest);
-                list.push((rest, valence));
-                // Longest phrase first, so it wins.
-                list.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
-            }
+                (normalise_negation(term), Vec::new())
+            };
+            entries.update(first, |entry| {
+                let mut entry = entry.unwrap_or_default();
+                if rest.is_empty() {
+                    entry.valence = Some(valence);
+                } else {
+                    let index = *entry.phrases.get_or_insert_with(|| {
+                        phrases.push(Vec::new());
+                        (phrases.len() - 1) as u32
+                    });
+                    let list = &mut phrases[index as usize];
+                    list.retain(|(words, _)| *words != rest);
+                    list.push((rest.iter().map(|w| (*w).to_owned()).collect(), valence));
+                    // Longest phrase first, so it wins.
+                    list.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
+                }
+                entry
+            });
         }
         // A word in two lists takes the later list's role.
         let roles = [
@@ -316,18 +343,34 @@ impl SentimentModel {
         ];
         for (list, role) in roles {
             for w in list {
-                entries.entry((*w).to_owned()).or_default().role = Some(role);
+                entries.update(w, |e| Entry {
+                    role: Some(role),
+                    ..e.unwrap_or_default()
+                });
             }
         }
         for phrase in SARCASM {
-            entries.entry(phrase[0].to_owned()).or_default().sarcasm = true;
+            entries.update(phrase[0], |e| Entry {
+                sarcasm: true,
+                ..e.unwrap_or_default()
+            });
         }
         for word in ["but", "however"] {
-            entries.entry(word.to_owned()).or_default().contrast = true;
+            entries.update(word, |e| Entry {
+                contrast: true,
+                ..e.unwrap_or_default()
+            });
         }
+        Lexicon { entries, phrases }
+    }
+}
+
+impl SentimentModel {
+    /// Builds the model; `ignored` are extra words with no opinion (brand
+    /// and product names), case-insensitive.
+    pub fn new(ignored: &[String]) -> Self {
         Self {
-            entries: WordTable::new(entries.iter().map(|(w, e)| (w.as_str(), *e))),
-            phrases,
+            lexicon: Lexicon::shared(),
             ignored: ignored.iter().map(|w| w.to_lowercase()).collect(),
         }
     }
@@ -340,7 +383,10 @@ impl SentimentModel {
     }
 
     fn has_valence(&self, word: &str) -> bool {
-        self.entries.get(word).is_some_and(|e| e.valence.is_some())
+        self.lexicon
+            .entries
+            .get(word)
+            .is_some_and(|e| e.valence.is_some())
     }
 
     /// Scores one message from its tokens.
@@ -409,7 +455,7 @@ impl SentimentModel {
                     let word = normalise_negation(lower);
                     words.push(Word {
                         text: word,
-                        entry: self.entries.get(word).copied().unwrap_or_default(),
+                        entry: self.lexicon.entries.get(word).copied().unwrap_or_default(),
                         caps,
                         emoji: false,
                         quoted,
@@ -422,7 +468,7 @@ impl SentimentModel {
                         // Emoji carry a valence and start phrases, but have no role.
                         entry: Entry {
                             role: None,
-                            ..self.entries.get(word).copied().unwrap_or_default()
+                            ..self.lexicon.entries.get(word).copied().unwrap_or_default()
                         },
                         caps: false,
                         emoji: true,
@@ -558,7 +604,7 @@ impl SentimentModel {
     }
 
     fn phrase_at(&self, words: &[Word<'_>], i: usize) -> Option<(f32, usize)> {
-        let candidates = &self.phrases[words[i].entry.phrases? as usize];
+        let candidates = &self.lexicon.phrases[words[i].entry.phrases? as usize];
         candidates.iter().find_map(|(rest, valence)| {
             let matches = rest.len() + i < words.len()
                 && rest.iter().zip(&words[i + 1..]).all(|(r, w)| *r == w.text);
@@ -628,13 +674,71 @@ impl SentimentModel {
     }
 }
 
+///
+/// Byte loops rather than `str` splitting: lines and fields are a few
+/// bytes long, and splitting was most of building the lexicon. (A blank
+/// line has no number to parse, so it needs no check of its own.)
 fn parse_line(line: &str) -> Option<(&str, f32)> {
-    if line.starts_with('#') || line.trim().is_empty() {
+    if line.starts_with('#') {
         return None;
     }
-    let (term, rest) = line.split_once('\t')?;
-    let valence = rest.split('\t').next()?.trim().parse().ok()?;
+    let tab = line.bytes().position(|b| b == b'\t')?;
+    let (term, rest) = (&line[..tab], &line[tab + 1..]);
+    let field = match rest.bytes().position(|b| b == b'\t') {
+        Some(end) => &rest[..end],
+        None => rest,
+    };
+    let valence = parse_decimal(field).or_else(|| field.trim().parse().ok())?;
     Some((term, valence))
+}
+
+/// A plain decimal ("-1.5", "2", "0.25") exactly as `str::parse` reads it,
+/// or `None` for anything else (left to `str::parse`). With at most seven
+/// digits the digits as an integer and the power of ten are exact `f32`s,
+/// and a division is correctly rounded, as parsing is: the same number.
+fn parse_decimal(field: &str) -> Option<f32> {
+    let (negative, digits) = match field.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, field),
+    };
+    let (int, frac) = digits.split_at(
+        digits
+            .bytes()
+            .position(|b| b == b'.')
+            .unwrap_or(digits.len()),
+    );
+    let frac = frac.strip_prefix('.').map_or("", |f| f);
+    if int.is_empty()
+        || int.len() + frac.len() > 7
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || (digits.len() > int.len() && frac.is_empty())
+    {
+        return None;
+    }
+    let mantissa = int
+        .bytes()
+        .chain(frac.bytes())
+        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    // Both below 2^24, so exact.
+    let value = mantissa as f32 / 10u32.pow(frac.len() as u32) as f32;
+    Some(if negative { -value } else { value })
+}
+
+/// The lexicon files' lines, as `str::lines` gives them, found by a byte
+/// loop (lines are short: searching per line cost more than the loop).
+fn lines_of(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, next) = match rest.bytes().position(|b| b == b'\n') {
+            Some(end) => (&rest[..end], &rest[end + 1..]),
+            None => (rest, ""),
+        };
+        rest = next;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    })
 }
 
 /// "don't", "don’t" and "dont" are one negation: a word ending in "n't"
@@ -766,6 +870,74 @@ impl Trend {
 mod tests {
     use super::*;
     use crate::analysis::text::tokenize;
+
+    #[test]
+    fn lexicon_lines_and_numbers_read_as_std_reads_them() {
+        for text in [
+            VADER_LEXICON,
+            SUPPORT_LEXICON,
+            "a\r\nb\n\nc",
+            "\n\r\n",
+            "last\n",
+            "",
+        ] {
+            assert_eq!(
+                lines_of(text).collect::<Vec<_>>(),
+                text.lines().collect::<Vec<_>>()
+            );
+        }
+        // The reading `parse_line` replaces.
+        fn std_parse(line: &str) -> Option<(&str, f32)> {
+            if line.starts_with('#') || line.trim().is_empty() {
+                return None;
+            }
+            let (term, rest) = line.split_once('\t')?;
+            let valence = rest.split('\t').next()?.trim().parse().ok()?;
+            Some((term, valence))
+        }
+        let mut lines: Vec<String> = VADER_LEXICON
+            .lines()
+            .chain(SUPPORT_LEXICON.lines())
+            .map(str::to_owned)
+            .collect();
+        for n in [
+            "0",
+            "-0",
+            "-0.0",
+            "1.",
+            ".5",
+            "-.5",
+            "1.5.",
+            "+1.5",
+            " 2.25 ",
+            "3.14159",
+            "1234567",
+            "12345678",
+            "0.0000001",
+            "1e3",
+            "-",
+            "",
+            "nan",
+            "inf",
+            "4.0\tx",
+            "\u{a0}1.5",
+        ] {
+            lines.push(format!("word\t{n}"));
+        }
+        for i in 0..20_000 {
+            lines.push(format!("w\t{}.{}", i / 1000, i % 1000));
+            lines.push(format!("w\t-{}", i as f32 / 7.0));
+        }
+        lines.extend([" ", "\t", " \t1.0", "\t\t"].map(str::to_owned));
+        for line in &lines {
+            let (ours, std) = (parse_line(line), std_parse(line));
+            assert_eq!(
+                ours.map(|(t, v)| (t, v.to_bits())),
+                std.map(|(t, v)| (t, v.to_bits())),
+                "{line:?}"
+            );
+        }
+    }
 
     fn score(text: &str) -> f32 {
         let model = SentimentModel::new(&["Delight".to_owned()]);
