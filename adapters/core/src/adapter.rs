@@ -58,6 +58,23 @@ pub enum DeliveryError {
     },
 }
 
+impl DeliveryError {
+    /// What an HTTP error answer from a platform means for the outbox:
+    /// 401 (a token expired or being rotated), 408 and 5xx may pass and are
+    /// tried again; any other refusal is final. 429 is the caller's: only
+    /// it knows where the platform puts the wait.
+    pub fn from_status(status: u16, reason: String, retry_after: Option<Duration>) -> Self {
+        if status >= 500 || matches!(status, 401 | 408) {
+            DeliveryError::Transient {
+                reason,
+                retry_after,
+            }
+        } else {
+            DeliveryError::Permanent { reason }
+        }
+    }
+}
+
 /// Why an inbound request was refused. Platform crates return these from
 /// their verify/parse step; the HTTP layer maps them to status codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

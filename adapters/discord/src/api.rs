@@ -86,15 +86,9 @@ impl From<ApiError> for DeliveryError {
             // 401: the token was revoked or rotated. Nothing is wrong with
             // the message; it can go once the token is fixed (the error log
             // says so on every attempt until then).
-            ApiError::Refused { status, .. } if *status >= 500 || matches!(*status, 401 | 408) => {
-                DeliveryError::Transient {
-                    reason: e.to_string(),
-                    retry_after: None,
-                }
+            ApiError::Refused { status, .. } => {
+                DeliveryError::from_status(*status, e.to_string(), None)
             }
-            ApiError::Refused { .. } => DeliveryError::Permanent {
-                reason: e.to_string(),
-            },
             ApiError::Unreachable { .. } => DeliveryError::Transient {
                 reason: e.to_string(),
                 retry_after: None,

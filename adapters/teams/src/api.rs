@@ -71,16 +71,6 @@ impl From<ApiError> for DeliveryError {
             ApiError::RateLimited { retry_after } => DeliveryError::RateLimited {
                 retry_after: *retry_after,
             },
-            // A token that expired between fetch and use, a timeout, Teams
-            // being down: all pass.
-            ApiError::Refused {
-                status: 401 | 408 | 500..=599,
-                retry_after,
-                ..
-            } => DeliveryError::Transient {
-                reason: e.to_string(),
-                retry_after: *retry_after,
-            },
             ApiError::Unreachable { .. } => DeliveryError::Transient {
                 reason: e.to_string(),
                 retry_after: None,
@@ -92,9 +82,11 @@ impl From<ApiError> for DeliveryError {
                     "{e}. The handoff app is probably not installed in that team ({code}); add it to the team in Teams."
                 ),
             },
-            ApiError::Refused { .. } => DeliveryError::Permanent {
-                reason: e.to_string(),
-            },
+            ApiError::Refused {
+                status,
+                retry_after,
+                ..
+            } => DeliveryError::from_status(*status, e.to_string(), *retry_after),
         }
     }
 }
